@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import re
+import unicodedata
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -234,7 +235,10 @@ def item_problems(item) -> list[str]:
         for f in ("case_sensitive", "normalize_whitespace"):
             if f in sc and not isinstance(sc[f], bool):
                 bad(f"{f} must be a boolean")
-        values = [a["value"].strip() for a in acc if isinstance(a, dict) and isinstance(a.get("value"), str)]
+        values = [unicodedata.normalize("NFKC", a["value"]).strip()
+                  for a in acc if isinstance(a, dict) and isinstance(a.get("value"), str)]
+        if sc.get("normalize_whitespace", True):
+            values = [" ".join(v.split()) for v in values]
         if not sc.get("case_sensitive", False):
             values = [v.casefold() for v in values]
         if len(set(values)) != len(values):
