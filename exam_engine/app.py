@@ -1,0 +1,113 @@
+"""The app factory: configuration, database, API blueprints, sockets, error handlers, logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from sqlalchemy import select, text
+
+from .config import load_config
+from .db import Database, close_db_session, db_session
+from .errors import error_body, register_error_handlers
+from .extensions import Api, socketio
+from .logs import configure_logging
+
+log = logging.getLogger("exam_engine.http")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build one app; `test_config` overrides settings read from the environment."""
+    instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("EXAM_ENGINE_INSTANCE")
+    app = Flask("exam_engine", instance_path=instance or None, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(load_config(Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+    configure_logging(app.config["LOG_LEVEL"])
+
+    database = Database(app.config["DATABASE_URL"])
+    app.extensions["exam_engine.db"] = database
+    app.extensions["exam_engine.request_session"] = db_session
+    app.extensions["exam_engine.find_user"] = _find_user
+    app.teardown_appcontext(close_db_session)
+
+    from .auth.guard import load_caller
+    app.before_request(_limit_json_body)
+    app.before_request(load_caller)
+    app.before_request(lambda: setattr(g, "t0", time.perf_counter()))
+    app.after_request(_log_request)
+    app.after_request(_security_headers)
+
+    register_error_handlers(app)
+    api = Api(app)
+    app.extensions["exam_engine.api"] = api
+    from item_bank.api import blp as bank_blp
+    from .auth.api import blp as auth_blp
+    for blp in (auth_blp, bank_blp):
+        api.register_blueprint(blp)
+    _register_optional_blueprints(app, api)
+
+    _init_socketio(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Health check for the load balancer: the database answers."""
+        try:
+            db_session().execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means unhealthy
+            return jsonify({"status": "unhealthy", "database": "unreachable"}), 503
+        return jsonify({"status": "ok", "database": "ok"})
+
+    from .cli import register_commands
+    register_commands(app)
+    return app
+
+
+def _register_optional_blueprints(app: Flask, api: Api) -> None:
+    """Blueprints of the later features; each module registers itself when present."""
+    from . import features
+    features.register(app, api)
+
+
+def _init_socketio(app: Flask) -> None:
+    mode = app.config.get("ASYNC_MODE") or os.environ.get("EXAM_ENGINE_ASYNC_MODE") or "threading"
+    socketio.init_app(app, async_mode=mode, message_queue=app.config.get("REDIS_URL"),
+                      cors_allowed_origins=app.config.get("CORS_ORIGINS", []) or None,
+                      ping_interval=10, ping_timeout=20, max_http_buffer_size=2_000_000, logger=False,
+                      engineio_logger=False)
+
+
+def _find_user(session, email: str):  # noqa: ANN001, ANN202
+    from .auth.models import User
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def _limit_json_body():  # noqa: ANN202
+    """Refuse oversized JSON bodies before parsing (413 with our error format)."""
+    from flask import current_app
+
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.is_json and request.content_length is not None and request.content_length > limit:
+        return jsonify(error_body("payload_too_large", f"JSON bodies are limited to {limit} bytes")), 413
+    return None
+
+
+def _log_request(response):  # noqa: ANN001, ANN202
+    t0 = g.get("t0")
+    user = g.get("user")
+    log.info("request", extra={"method": request.method, "path": request.path, "status": response.status_code,
+                               "ms": round((time.perf_counter() - t0) * 1000, 2) if t0 else None,
+                               "user_id": user.id if user is not None else None})
+    return response
+
+
+def _security_headers(response):  # noqa: ANN001, ANN202
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

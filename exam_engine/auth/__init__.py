@@ -1,0 +1,1 @@
+"""Accounts, roles, tokens and the checks every route and socket event makes."""

@@ -1,0 +1,95 @@
+"""The `exam-engine` command line: serve, init-db, demo, create-user, and the feature commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+
+
+def _app() -> Flask:
+    from .app import create_app
+    return create_app()
+
+
+@click.group(help="Online assessment and proctored examination engine.")
+def main_group() -> None:
+    pass
+
+
+@main_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the app and its websockets (gevent)."""
+    app = _app()
+    from .extensions import socketio
+    from .jobs import start_background_jobs
+    start_background_jobs(app)
+    click.echo(f"serving on http://{host}:{port} (async mode {socketio.async_mode})", err=True)
+    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, allow_unsafe_werkzeug=True)
+
+
+@main_group.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    app = _app()
+    from .migrate import upgrade
+    upgrade(app.config["DATABASE_URL"])
+    click.echo(f"database ready: {_safe_url(app.config['DATABASE_URL'])}")
+
+
+@main_group.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["learner", "instructor", "examiner", "admin"]), default="learner", show_default=True)
+@click.option("--name", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user_cmd(email: str, role: str, name: str, password: str) -> None:
+    """Create an account."""
+    app = _app()
+    from .auth.services import create_user
+    from .db import get_db
+    from item_bank.errors import DomainError
+    with app.app_context():
+        with get_db().session() as session:
+            try:
+                user = create_user(session, email=email, password=password, role=role, name=name)
+                session.commit()
+            except DomainError as exc:
+                raise click.ClickException(f"{exc.code}: {exc.message}") from None
+            click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@main_group.command("demo")
+@click.option("--password", default="demo-password", show_default=True, help="password of the four demo accounts")
+def demo(password: str) -> None:
+    """Seed the demo accounts, item bank and exams (idempotent)."""
+    app = _app()
+    from .demo import seed_demo
+    with app.app_context():
+        summary = seed_demo(app, password=password)
+    click.echo(summary)
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def register_commands(app: Flask) -> None:
+    """Flask CLI (`flask --app exam_engine.app`) gets the same commands."""
+    for name, cmd in main_group.commands.items():
+        app.cli.add_command(cmd, name)
+
+
+def main() -> None:
+    """Console script entry point; patches for gevent before anything imports sockets."""
+    if len(sys.argv) > 1 and sys.argv[1] == "serve" and os.environ.get("EXAM_ENGINE_ASYNC_MODE", "gevent") == "gevent":
+        from gevent import monkey
+        monkey.patch_all()
+        os.environ["EXAM_ENGINE_ASYNC_MODE"] = "gevent"
+    main_group(prog_name="exam-engine")

@@ -1,0 +1,15 @@
+"""Imports every model module so the metadata is complete (migrations, create_all)."""
+
+from __future__ import annotations
+
+import importlib
+
+from item_bank.orm import Base
+
+#: Every module that declares tables; a new one is added here and gets a migration.
+MODEL_MODULES = ("exam_engine.auth.models", "item_bank.models")
+
+for _name in MODEL_MODULES:
+    importlib.import_module(_name)
+
+metadata = Base.metadata
