@@ -18,7 +18,7 @@ from typing import Any
 from credentials.contexts import ContextLoader
 from credentials.keys import IssuerKey, KeyRing
 from credentials.model import Profile
-from credentials.proofs import attach_proof, create_data_integrity_proof, encode_jwt
+from credentials.proofs import attach_proof, create_data_integrity_proof, dropped_terms, encode_jwt
 
 
 class IssuingError(ValueError):
@@ -69,6 +69,11 @@ def sign_data_integrity(credential: Mapping[str, Any], keys: KeyRing | IssuerKey
     """The credential with an eddsa-rdfc-2022 proof appended to its ``proof`` array."""
     key = _signing_key(keys)
     _check_issuer(credential, key)
+    unsigned = {k: v for k, v in credential.items() if k != "proof"}
+    dropped = dropped_terms(unsigned, loader)
+    if dropped:
+        raise IssuingError("these properties have no JSON-LD definition, so no proof would cover them: "
+                           + ", ".join(dropped))
     return attach_proof(credential, create_data_integrity_proof(credential, key, created=created, loader=loader))
 
 

@@ -23,6 +23,11 @@ from credentials.contexts import OB_V3P0_3_0_3, VC_V2
 
 CREDENTIAL_CONTEXT = [VC_V2, OB_V3P0_3_0_3]
 CREDENTIAL_TYPE = ["VerifiableCredential", "OpenBadgeCredential"]
+#: Our one term outside VC 2.0 and OB 3.0, defined inline so that it is signed: JSON-LD
+#: silently drops an undefined term, and a dropped term is not covered by the proof.
+ENGINE_TERMS_CONTEXT = {
+    "hashChainHead": "https://www.w3.org/ns/credentials/issuer-dependent#hashChainHead",
+}
 OB_SCHEMA_URL = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 OB_SCHEMA_TYPE = "1EdTechJsonSchemaValidator2019"
 
@@ -186,7 +191,7 @@ class Evidence:
     description: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """OB 3.0 Evidence; ``hashChainHead`` is signed too (VC 2.0's @vocab maps it)."""
+        """OB 3.0 Evidence; ``hashChainHead`` is defined by ENGINE_TERMS_CONTEXT, so it is signed."""
         out: dict[str, Any] = {"id": self.id, "type": ["Evidence"], "name": self.name}
         if self.narrative:
             out["narrative"] = self.narrative
@@ -216,6 +221,12 @@ class ResultEntry:
         if self.status:
             out["status"] = self.status
         return out
+
+
+def evidence_chain_head(evidence: Mapping[str, Any]) -> str | None:
+    """The attempt's hash-chain head named by an Evidence object, if any."""
+    head = evidence.get("hashChainHead")
+    return head if isinstance(head, str) else None
 
 
 def status_list_entry(status_list_url: str, index: int, purpose: str = "revocation") -> dict[str, Any]:
@@ -309,6 +320,8 @@ def build_credential(
         credential["validUntil"] = format_datetime(valid_until)
     if evidence:
         credential["evidence"] = [e.to_json() for e in evidence]
+        if any(e.hash_chain_head for e in evidence):
+            credential["@context"].append(dict(ENGINE_TERMS_CONTEXT))
     if status is not None:
         credential["credentialStatus"] = dict(status)
     return credential

@@ -74,6 +74,22 @@ def canonicalize(document: Mapping[str, Any], loader: ContextLoader | None = Non
         raise ProofError("proof_malformed", f"JSON-LD processing failed: {exc}") from exc
 
 
+def dropped_terms(document: Mapping[str, Any], loader: ContextLoader | None = None) -> list[str]:
+    """Properties JSON-LD expansion ignores (no term definition): claims no signature would cover."""
+    dropped: list[str] = []
+    try:
+        jsonld.expand(copy.deepcopy(dict(document)), {"documentLoader": loader or default_loader()},
+                      on_property_dropped=lambda term: dropped.append(str(term)))
+    except TypeError:  # pyld < 3 has no hook: nothing to report
+        return []
+    except jsonld.JsonLdError as exc:
+        missing = _find_context_error(exc)
+        if missing is not None:
+            raise ProofError("context_unavailable", str(missing)) from exc
+        raise ProofError("proof_malformed", f"JSON-LD processing failed: {exc}") from exc
+    return sorted(set(dropped))
+
+
 def _hash_data(document: Mapping[str, Any], proof_config: Mapping[str, Any], loader: ContextLoader | None) -> bytes:
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     config_hash = hashlib.sha256(canonicalize(proof_config, loader).encode("utf-8")).digest()

@@ -45,6 +45,7 @@ from credentials.proofs import (
     check_data_integrity_proof,
     credential_from_jwt_payload,
     decode_jwt,
+    dropped_terms,
 )
 from credentials.status_list import StatusListError, read_status
 
@@ -193,6 +194,10 @@ def _check_ldp(credential: Mapping[str, Any], trusted: TrustedKeys, loader: Cont
         verified.append((method, vouched))
     skipped = len(proofs) - len(supported)
     note = f"; {skipped} proof(s) of other types ignored" if skipped else ""
+    uncovered = dropped_terms({k: v for k, v in credential.items() if k != "proof"}, loader)
+    if uncovered:
+        # Valid as signed, but these claims are outside the signature: say so, ignore them.
+        note += "; not covered by the proof (no JSON-LD definition), ignore: " + ", ".join(uncovered)
     methods = ", ".join(m for m, _ in verified)
     return check("proof", True, "ok", f"eddsa-rdfc-2022 proof by {methods} verifies{note}"), verified
 
@@ -205,7 +210,7 @@ def _check_jwt(token: str, trusted: TrustedKeys) -> tuple[dict[str, Any], dict[s
         credential = credential_from_jwt_payload(payload)
     except ProofError as exc:
         return check("proof", False, "proof_malformed", str(exc)), None, {}, []
-    if header.get("alg") != "EdDSA":
+    if header.get("alg") not in ("EdDSA", "Ed25519"):  # RFC 9864 names Ed25519 outright
         return (check("proof", False, "proof_unsupported", f"JWT alg {header.get('alg')!r}; only EdDSA is supported"),
                 credential, payload, [])
     method = header.get("kid")
