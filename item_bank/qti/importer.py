@@ -307,9 +307,9 @@ def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes]
         reason = "listed in the manifest but absent from the package" if problem == "missing" else "listed in the manifest but not a QTI item"
         return None, ReportEntry(meta.get("resource") or path, SKIPPED, [reason], source_path=path)
     version = qti_version(root) or "3.0"
-    ext = {k: root.get(f"{{{EXT_NS}}}{k}") for k in ("scoring", "interaction", "metadata", "version", "type")}
+    ext = {k: root.get(f"{{{EXT_NS}}}{k}") for k in ("scoring", "interaction", "metadata", "version", "type", "identifier")}
     root = normalize(root)
-    identifier = root.get("identifier") or posixpath.splitext(posixpath.basename(path))[0]
+    identifier = ext.get("identifier") or root.get("identifier") or posixpath.splitext(posixpath.basename(path))[0]
     ctx = _ItemContext(path, files)
     try:
         item = _convert(root, identifier, ctx, meta, ext)
@@ -1123,6 +1123,8 @@ def _body_html(body, ctx: _ItemContext) -> str:
                 _remove_keep_tail(el)
         elif tag in ("qti-content-body",):
             _unwrap(el)
+        elif tag == "div" and el.get("class") == "ee-wrap":
+            _unwrap(el)  # our exporter's wrapper of inline content
         elif tag.startswith("xi-"):
             ctx.lose("XInclude (shared content) not resolved")
             _remove_keep_tail(el)
@@ -1204,6 +1206,14 @@ def _rewrite_media(tree, ctx: _ItemContext) -> None:
     """Point media references at bank-relative paths (the package path) and collect them."""
     for el in list(tree.iter("object")):
         _object_to_media(el, ctx)
+    for el in list(tree.iter("picture")):
+        # <picture> is not in our allow-list: keep its <img>, drop the alternative sources.
+        img = next(iter(el.iter("img")), None)
+        if img is not None:
+            img.tail = el.tail
+            el.getparent().replace(el, img)
+        else:
+            _remove_keep_tail(el)
     for el in tree.iter():
         if not isinstance(el.tag, str) or el.tag not in _MEDIA_ATTRS:
             continue
