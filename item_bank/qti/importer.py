@@ -105,8 +105,15 @@ def import_package(
             continue
         item, entry = convert_item(root, path, files, meta)
         if item is not None and item.identifier in seen:
-            entry = ReportEntry(item.identifier, SKIPPED, [f"duplicate identifier: already imported from {seen[item.identifier]}"], source_path=path)
-            item = None
+            # Packages reuse identifiers across files (e.g. variants of one item): keep both, renamed.
+            alt = meta.get("resource") or posixpath.splitext(posixpath.basename(path))[0]
+            n = 2
+            while alt in seen:
+                alt = f"{item.identifier}-{n}"
+                n += 1
+            entry.reasons.insert(0, f"identifier {item.identifier!r} already used by {seen[item.identifier]}; imported as {alt!r}")
+            item.identifier = alt
+            entry.identifier = alt
         if item is not None:
             seen[item.identifier] = path
             path_to_id[path] = item.identifier
@@ -324,7 +331,7 @@ def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes]
         language=item["metadata"]["language"],
         keywords=list(item["metadata"]["tags"]),
         item=item,
-        media=sorted(set(ctx.media)),
+        media=sorted(m for m in set(ctx.media) if f'"{m}"' in json.dumps(item, ensure_ascii=False).replace('\\"', '"')),
         source_path=path,
         qti_version=version,
         version=int(ext["version"]) if ext.get("version") and ext["version"].isdigit() else None,
@@ -1140,7 +1147,7 @@ def _body_html(body, ctx: _ItemContext) -> str:
             el.set("lang", el.attrib.pop("xml-lang"))
         el.attrib.pop("xml-base", None)
     html = _serialize_children(body)
-    return _tidy(sanitize_html(html))
+    return _tidy(_sanitize(html, ctx))
 
 
 def _attached(el, root) -> bool:
@@ -1149,6 +1156,19 @@ def _attached(el, root) -> bool:
             return True
         el = el.getparent()
     return False
+
+
+def _tag_names(html: str) -> set[str]:
+    return set(re.findall(r"<([A-Za-z][A-Za-z0-9-]*)", html))
+
+
+def _sanitize(html: str, ctx: _ItemContext) -> str:
+    """sanitize_html, reporting the elements it removed (script, iframe, track...)."""
+    clean = sanitize_html(html)
+    removed = sorted(t.lower() for t in _tag_names(html) - _tag_names(clean))
+    if removed:
+        ctx.lose("HTML elements removed by the sanitiser: " + ", ".join(removed))
+    return clean
 
 
 def _unwrap_deep(el) -> None:
@@ -1196,7 +1216,7 @@ def _inner_html(el, ctx: _ItemContext) -> str:
     for c in el.iter():
         if isinstance(c.tag, str) and "xml-lang" in c.attrib:
             c.set("lang", c.attrib.pop("xml-lang"))
-    return _tidy(sanitize_html(_serialize_children(el)))
+    return _tidy(_sanitize(_serialize_children(el), ctx))
 
 
 _MEDIA_ATTRS = {"img": ("src",), "audio": ("src",), "video": ("src", "poster"), "source": ("src",), "track": ("src",), "object": ("data",), "a": ("href",)}
@@ -1296,6 +1316,10 @@ def convert_test(root, path: str, path_to_id: dict[str, str], known_ids: Iterabl
         partial = True
     if len(parts) > 1:
         reasons.append(f"{len(parts)} test parts flattened into one list of sections")
+    missing = [r for r in reasons if r.startswith("item ref ")]
+    if len(missing) > 3:
+        reasons = [r for r in reasons if not r.startswith("item ref ")]
+        reasons.insert(0, f"{len(missing)} item refs are not among the imported items (kept by identifier): " + ", ".join(m.split()[2] for m in missing))
     if not sections:
         return None, ReportEntry(identifier, SKIPPED, reasons + ["no section with items"], kind="test", source_path=path)
     test = ImportedTest(identifier, title, sections, max_time_s=max_t, min_time_s=min_t, source_path=path)

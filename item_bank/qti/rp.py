@@ -244,6 +244,20 @@ class Interpreter:
                 else:
                     return False
             return True
+        if tag in ("qti-round", "qti-truncate", "qti-integer-to-float"):
+            (a,) = self._args(el)
+            if a is None:
+                return None
+            if tag == "qti-round":
+                return int(math.floor(a + 0.5))
+            if tag == "qti-truncate":
+                return int(a)
+            return float(a)
+        if tag in ("qti-min", "qti-max"):
+            vals = [x for v in self._args(el) for x in (v if isinstance(v, tuple) else (v,))]
+            if any(v is None for v in vals) or not vals:
+                return None
+            return min(vals) if tag == "qti-min" else max(vals)
         if tag == "qti-container-size":
             (a,) = self._args(el)
             return 0 if a is None else len(a)
