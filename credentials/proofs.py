@@ -110,13 +110,17 @@ def create_data_integrity_proof(
     created: datetime,
     proof_purpose: str = "assertionMethod",
     loader: ContextLoader | None = None,
+    verification_method: str | None = None,
 ) -> dict[str, Any]:
-    """An ``eddsa-rdfc-2022`` DataIntegrityProof over ``document`` (returned, not attached)."""
+    """An ``eddsa-rdfc-2022`` DataIntegrityProof over ``document`` (returned, not attached).
+
+    ``verification_method`` defaults to the key's did:key; an https issuer may name its own key id.
+    """
     proof: dict[str, Any] = {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITE,
         "created": format_datetime(created),
-        "verificationMethod": key.verification_method,
+        "verificationMethod": verification_method or key.verification_method,
         "proofPurpose": proof_purpose,
     }
     data = _hash_data(document, _proof_config(document, proof), loader)

@@ -14,8 +14,10 @@ Where the copies come from, first match wins:
 4. the ``openbadgeslib`` distribution, which ships the 1EdTech Open Badges 3.0
    contexts (we install it, we do not copy its files).
 
-A URL whose published bytes we know is pinned by SHA-256: a copy that differs
-is refused, wherever it comes from (``verify_pins=False`` turns that off).
+A URL whose published content we know is pinned by the SHA-256 of its JSON in
+canonical form (sorted keys, no spaces), so that whitespace does not matter
+but any change of meaning does: a copy that differs is refused, wherever it
+comes from (``verify_pins=False`` turns that off).
 See docs/credentials.md for the licensing reasons behind this layout.
 """
 
@@ -34,20 +36,20 @@ CONTEXTS_ENV = "EXAM_ENGINE_CONTEXTS"
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 OB_V3P0_3_0_3 = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 
-#: SHA-256 of the published bytes of the contexts we know.
+#: SHA-256 of ``canonical_json(document)`` for the contexts we know.
 PINNED_SHA256: dict[str, str] = {
-    VC_V2: "59955ced6697d61e03f2b2556febe5308ab16842846f5b586d7f1f7adec92734",
+    VC_V2: "b463c8d6a066214123ddd9827b135e1b50e1fc73322cc52a9b12a4f1fc7d86cf",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.1.json":
-        "5f3d9dd6288ef437ff8286cf95ffbff609c748a66f24a1e9450c45ca64be1571",
+        "8bb2354552b70cbdf2066f6d3e24bc5c2be2619145737580ad2aebdc366e77d5",
     "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.2.json":
-        "00666ad080ba407687ed1846b7f5e7495f5019042b202a727de47c48a1755c53",
-    OB_V3P0_3_0_3: "3d34f4d4ef1bce691106e63798beb5e7b862ba841423f5ee1e53ab7ddf3bca84",
+        "bdd1d11a55a660322f24660862a1d430ee80cce584465f750909daa43684357c",
+    OB_V3P0_3_0_3: "04b1136ddc4eda9a8966bc7ef182789f233a26739473140ef75d6968c29a2966",
     "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json":
-        "87c06c81bc2317663bf288d740d94fddd2818c4342b186270ff6371dfaa63f93",
+        "15f4c347c6fe4380d9b6b93795859e33747ef48d5c55b91a71c52fb51c7bcbd7",
     "https://w3id.org/security/data-integrity/v2":
-        "67f21e6e33a6c14e5ccfd2fc7865f7474fb71a04af7e94136cb399dfac8ae8f4",
+        "7ba3c50acf2689d5e07927267343eb353249c7c22a9f2d00307cc970e855e305",
     "https://w3id.org/security/multikey/v1":
-        "ba2c182de2d92f7e47184bcca8fcf0beaee6d3986c527bf664c195bbc7c58597",
+        "be20c3ee6af6e9c4102e66a85c26617831218e32216bdf050f870e389e737cdc",
 }
 
 _BUNDLED = {VC_V2: "credentials-v2.jsonld"}
@@ -75,6 +77,11 @@ class ContextUnavailable(Exception):
     def __init__(self, url: str, reason: str):
         super().__init__(f"JSON-LD context {url}: {reason}")
         self.url = url
+
+
+def canonical_json(document: Any) -> bytes:
+    """Sorted-keys, compact UTF-8 JSON: what the pins hash."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _read_openbadgeslib(filename: str) -> bytes | None:
@@ -140,13 +147,13 @@ class ContextLoader:
         raw = self._raw(url)
         if raw is None:
             raise ContextUnavailable(url, "no local copy (contexts are never fetched at run time)")
-        if isinstance(raw, Mapping):
-            document = dict(raw)
-        else:
-            pin = PINNED_SHA256.get(url)
-            if self._verify_pins and pin and hashlib.sha256(raw).hexdigest() != pin:
-                raise ContextUnavailable(url, "local copy does not match the pinned SHA-256")
-            document = json.loads(raw.decode("utf-8"))
+        try:
+            document = dict(raw) if isinstance(raw, Mapping) else json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ContextUnavailable(url, f"local copy is not JSON: {exc}") from exc
+        pin = PINNED_SHA256.get(url)
+        if self._verify_pins and pin and hashlib.sha256(canonical_json(document)).hexdigest() != pin:
+            raise ContextUnavailable(url, "local copy differs from the pinned content (SHA-256)")
         self._cache[url] = document
         return document
 
