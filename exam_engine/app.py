@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, g, jsonify, request
 from sqlalchemy import select, text
+from werkzeug.routing import IntegerConverter
 
 from .config import load_config
 from .db import Database, close_db_session, db_session
@@ -29,6 +30,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     configure_logging(app.config["LOG_LEVEL"])
+
+    # Ids in URLs are 32-bit: larger numbers are simply not found (never a database overflow).
+    app.url_map.converters["int"] = BoundedIntConverter
 
     database = Database(app.config["DATABASE_URL"])
     app.extensions["exam_engine.db"] = database
@@ -66,6 +70,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .cli import register_commands
     register_commands(app)
     return app
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` limited to the range of a database integer id."""
+
+    def __init__(self, url_map, *args, **kwargs):  # noqa: ANN001
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _register_optional_blueprints(app: Flask, api: Api) -> None:

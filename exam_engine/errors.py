@@ -55,7 +55,7 @@ def http_error_response(exc: HTTPException):
                 details.update(fields)
             else:
                 details["_schema"] = fields
-        if status == 400 and "json" in messages and "_schema" in (messages.get("json") or {}):
+        if "Invalid JSON" in str(messages.get("json", "")) and "_schema" in details:
             return jsonify(error_body("malformed_json", "the request body is not valid JSON", details)), 400
         return jsonify(error_body("validation_error", "the request is invalid: see details", details)), 422
     code = HTTP_CODES.get(status, "http_error")

@@ -7,6 +7,14 @@ from marshmallow import RAISE, Schema, fields, validate
 from .validation import ITEM_TYPES
 
 
+MAX_ID = 2**31 - 1
+
+
+def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
+    """A database id: a positive 32-bit integer."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -107,7 +115,7 @@ class ItemDeliverySchema(Schema):
 
 
 class ItemSearchArgsSchema(PageArgsSchema):
-    bank_id = fields.List(fields.Integer(), load_default=list)
+    bank_id = fields.List(Id(), load_default=list)
     tag = fields.List(fields.String(), load_default=list)
     objective = fields.List(fields.String(), load_default=list)
     type = fields.List(fields.String(validate=validate.OneOf(ITEM_TYPES)), load_default=list)
