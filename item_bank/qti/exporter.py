@@ -21,7 +21,7 @@ from typing import Any, Callable
 import lxml.html
 from lxml import etree
 
-from .errors import QtiExportError
+from .errors import QtiError, QtiExportError
 from .importer import EXT_NS
 from .normalize import NS_MATHML, NS_QTI3, NS_XML
 from .safety import clean_member_path
@@ -86,7 +86,10 @@ def export_package(
             media = entry.get("media") or {}
             media_paths = []
             for mpath, data in media.items():
-                clean = clean_member_path(mpath) if mpath else ""
+                try:
+                    clean = clean_member_path(mpath) if mpath else ""
+                except QtiError:
+                    clean = ""
                 if not clean or clean != mpath.replace("\\", "/") or clean == "imsmanifest.xml" or clean.startswith(("items/", "tests/")):
                     raise QtiExportError("qti_export_invalid_item", f"item {ident!r}: media path {mpath!r} is not a plain relative path")
                 if clean in media_written and media_written[clean] != data:

@@ -66,9 +66,14 @@ def parse_xml(data: bytes, name: str = "document", limits: ImportLimits = DEFAUL
     """Parse untrusted XML bytes safely and return the root; refuse entities, DTD tricks and huge input."""
     if len(data) > limits.max_xml_bytes:
         raise QtiImportError("qti_too_large", f"{name}: {len(data)} bytes, above the {limits.max_xml_bytes}-byte limit for one XML file")
+    head = data[:65536]
+    if b"<!ENTITY" in head or (b"<!DOCTYPE" in head and (b" SYSTEM " in head or b" PUBLIC " in head)):
+        raise QtiImportError("qti_external_entity", f"{name}: declares entities or an external DTD; refused (XXE)")
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
+        if "entity" in str(exc).lower() or "dtd" in str(exc).lower():
+            raise QtiImportError("qti_external_entity", f"{name}: refers to an entity or DTD that is not allowed ({exc})") from None
         raise QtiImportError("qti_malformed_xml", f"{name}: not well-formed XML ({exc})") from None
     except ValueError as exc:  # e.g. a str with an encoding declaration
         raise QtiImportError("qti_malformed_xml", f"{name}: cannot be parsed as XML ({exc})") from None
