@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -72,21 +73,25 @@ def canonicalize(document: Mapping[str, Any], loader: ContextLoader | None = Non
         if missing is not None:
             raise ProofError("context_unavailable", str(missing)) from exc
         raise ProofError("proof_malformed", f"JSON-LD processing failed: {exc}") from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # pyld on input that is not JSON-LD
+        raise ProofError("proof_malformed", f"JSON-LD processing failed: {exc!r}") from exc
 
 
 def dropped_terms(document: Mapping[str, Any], loader: ContextLoader | None = None) -> list[str]:
     """Properties JSON-LD expansion ignores (no term definition): claims no signature would cover."""
     dropped: list[str] = []
+    if "on_property_dropped" not in inspect.signature(jsonld.expand).parameters:
+        return []  # pyld < 3 has no hook: nothing to report
     try:
         jsonld.expand(copy.deepcopy(dict(document)), {"documentLoader": loader or default_loader()},
                       on_property_dropped=lambda term: dropped.append(str(term)))
-    except TypeError:  # pyld < 3 has no hook: nothing to report
-        return []
     except jsonld.JsonLdError as exc:
         missing = _find_context_error(exc)
         if missing is not None:
             raise ProofError("context_unavailable", str(missing)) from exc
         raise ProofError("proof_malformed", f"JSON-LD processing failed: {exc}") from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # pyld on input that is not JSON-LD
+        raise ProofError("proof_malformed", f"JSON-LD processing failed: {exc!r}") from exc
     return sorted(set(dropped))
 
 

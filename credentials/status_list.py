@@ -11,6 +11,7 @@ first byte. A credential points at its bit with a ``BitstringStatusListEntry``
 from __future__ import annotations
 
 import gzip
+import random
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -96,6 +97,18 @@ class Bitstring:
         return bits
 
 
+def allocate_index(used: Iterable[int], size: int = MIN_ENTRIES, *, rng: random.Random | None = None) -> int:
+    """A free index for a new credential, chosen at random (the spec's advice: order leaks issue time)."""
+    taken = set(used)
+    if len(taken) >= size:
+        raise StatusListError("status_list_full", "every index of this list is taken: start a new list")
+    chooser = rng or random.SystemRandom()
+    while True:
+        index = chooser.randrange(size)
+        if index not in taken:
+            return index
+
+
 def encode_list(indices: Iterable[int], size: int = MIN_ENTRIES) -> str:
     """``encodedList`` with the given indices set."""
     return Bitstring.with_set(indices, size).encode()
@@ -142,8 +155,8 @@ def build_status_list_credential(
 
 def read_status(list_credential: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
     """True when the entry's bit is set in the (already verified) list credential."""
-    types = list_credential.get("type") or []
-    if "BitstringStatusListCredential" not in types:
+    types = list_credential.get("type")
+    if not isinstance(types, list) or "BitstringStatusListCredential" not in types:
         raise StatusListError("status_list_invalid", "not a BitstringStatusListCredential")
     subject = list_credential.get("credentialSubject")
     if isinstance(subject, list):

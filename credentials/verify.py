@@ -264,7 +264,7 @@ def structure_errors(credential: Mapping[str, Any], expect: str = "openbadge") -
     errors: list[str] = []
     context = credential.get("@context")
     types = credential.get("type")
-    types = [types] if isinstance(types, str) else (types or [])
+    types = [types] if isinstance(types, str) else (types if isinstance(types, list) else [])
     if not isinstance(context, list) or not context or context[0] != "https://www.w3.org/ns/credentials/v2":
         errors.append("@context must start with https://www.w3.org/ns/credentials/v2")
     if expect == "vc":
@@ -287,7 +287,7 @@ def structure_errors(credential: Mapping[str, Any], expect: str = "openbadge") -
             if not isinstance(node, Mapping):
                 continue
             node_type = node.get("type")
-            node_types = [node_type] if isinstance(node_type, str) else (node_type or [])
+            node_types = [node_type] if isinstance(node_type, str) else (node_type if isinstance(node_type, list) else [])
             if expected not in node_types:
                 errors.append(f"{where}.type must include {expected!r} (found {node_type!r})")
     return errors
@@ -434,6 +434,8 @@ def verify(
     if expect not in ("openbadge", "vc"):
         raise ValueError("expect must be 'openbadge' or 'vc'")
     now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
     trusted = TrustedKeys(keys)
     payload: dict[str, Any] | None = None
     if isinstance(credential, bytes):
@@ -486,3 +488,15 @@ def failed_codes(report: Mapping[str, Any]) -> list[str]:
 def same_key(a: Any, b: Any) -> bool:
     """True when two key representations are the same Ed25519 public key."""
     return public_key_bytes(coerce_public_key(a)) == public_key_bytes(coerce_public_key(b))
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """A report as lines of text, for the command line (``exam-engine verify``)."""
+    marks = {True: "ok  ", False: "FAIL", None: "??  "}
+    lines = [f"{'VALID' if report['valid'] else 'INVALID'} ({report['format']})"]
+    credential = report.get("credential") or {}
+    if credential.get("id"):
+        lines.append(f"credential {credential['id']}")
+    for item in report["checks"]:
+        lines.append(f"  [{marks[item['ok']]}] {item['name']:<9} {item['code']}: {item['message']}")
+    return "\n".join(lines)

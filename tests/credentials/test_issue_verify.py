@@ -15,7 +15,7 @@ from pyld import jsonld
 from credentials.issue import IssuingError, issue_credential, issuer_profile, sign_jwt
 from credentials.keys import IssuerKey, b64url, b64url_decode
 from credentials.model import hash_identity, identity_matches
-from credentials.verify import failed_codes, verify
+from credentials.verify import CODES, failed_codes, verify
 from tests.credentials.conftest import EMAIL, NOW, SALT, demo_credential
 
 
@@ -325,3 +325,30 @@ def test_verify_names_claims_outside_the_signature(issued, loader):
     report = verify(padded, now=NOW, loader=loader)
     assert check_of(report, "proof")["ok"] is True  # JSON-LD ignores it, so the signature still holds
     assert "favouriteColour" in check_of(report, "proof")["message"]
+
+
+def test_package_level_api_and_text_report(issued, loader):
+    import credentials
+    from credentials.verify import format_report
+
+    report = credentials.verify(issued.jwt, now=NOW, loader=loader)
+    text = format_report(report)
+    assert text.startswith("VALID (jwt)") and "proof" in text and "status_unchecked" in text
+
+
+GARBAGE = [
+    {}, {"@context": 5}, {"@context": [{"@version": 2}]}, {"proof": "x"}, {"type": 5, "credentialSubject": [{"type": 5}]},
+    {"issuer": [1], "validFrom": "yesterday"}, {"credentialStatus": [5]}, "garbage", "{not json", "a.b", "a.b.c.d",
+]
+
+
+@pytest.mark.parametrize("junk", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_gives_a_report_never_an_exception(junk, loader):
+    key = IssuerKey.generate()
+    proof = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod",
+             "verificationMethod": key.verification_method, "proofValue": "z" + "2" * 88}
+    if isinstance(junk, dict):
+        junk = {"@context": ["https://www.w3.org/ns/credentials/v2"], "proof": [proof], **junk}
+    report = verify(junk, now=NOW, loader=loader)
+    assert report["valid"] is False
+    assert all(c["code"] in CODES for c in report["checks"])

@@ -14,6 +14,7 @@ from credentials.status_list import (
     MIN_ENTRIES,
     Bitstring,
     StatusListError,
+    allocate_index,
     build_status_list_credential,
     decode_list,
     encode_list,
@@ -139,3 +140,15 @@ def test_suspension_lists(ring, loader):
                                     created=NOW, loader=loader)
     report = verify(issued.credential, now=NOW, loader=loader, status_fetcher={url: suspended}.get)
     assert check_of(report, "status")["code"] == "status_suspended" and not report["valid"]
+
+
+def test_allocate_index_is_random_and_avoids_taken_ones():
+    import random
+
+    rng = random.Random(7)
+    taken = {allocate_index(set(), rng=rng) for _ in range(50)}
+    assert len(taken) == 50 and max(taken) < MIN_ENTRIES
+    fresh = allocate_index(taken, rng=rng)
+    assert fresh not in taken
+    with pytest.raises(StatusListError):
+        allocate_index(range(8), size=8)
