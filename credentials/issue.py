@@ -3,9 +3,9 @@
 ``issue_credential`` is what the service layer calls once an attempt's final
 result is a pass: it takes the unsigned credential (``model.build_credential``),
 the issuer's key ring and the issuing instant, and returns the signed JSON and
-the compact JWT. It is deterministic apart from nothing: Ed25519 signatures are
-deterministic, so re-issuing the same credential at the same instant yields the
-same bytes (handy for idempotent retries).
+the compact JWT. It is deterministic: Ed25519 signatures are, and so is the
+canonical form, so re-issuing the same credential at the same instant yields
+the same bytes (handy for idempotent retries).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from credentials.contexts import ContextLoader
+from credentials.contexts import OB_V3P0_3_0_3, VC_V2, ContextLoader
 from credentials.keys import IssuerKey, KeyRing
 from credentials.model import Profile
 from credentials.proofs import attach_proof, create_data_integrity_proof, dropped_terms, encode_jwt
+
+MULTIKEY_V1 = "https://w3id.org/security/multikey/v1"
 
 
 class IssuingError(ValueError):
@@ -44,6 +46,22 @@ def issuer_profile(keyring_or_key: KeyRing | IssuerKey, name: str, *, url: str |
     """The issuer Profile; its id defaults to the current key's did:key (offline-verifiable)."""
     key = keyring_or_key.current if isinstance(keyring_or_key, KeyRing) else keyring_or_key
     return Profile(id=issuer_id or key.did, name=name, url=url, **extra)
+
+
+def issuer_profile_document(profile: Profile, keys: KeyRing) -> dict[str, Any]:
+    """The issuer's public Profile document (served at an https issuer's id) listing its keys.
+
+    Every key, current first, as a Multikey whose id is its did:key verification
+    method, so a verifier that fetches the profile finds the same keys as in
+    /.well-known/jwks.json.
+    """
+    document = {"@context": [VC_V2, OB_V3P0_3_0_3, MULTIKEY_V1], **profile.to_json()}
+    document["verificationMethod"] = [
+        {"id": k.verification_method, "type": "Multikey", "controller": k.did, "publicKeyMultibase": k.multikey}
+        for k in keys.keys
+    ]
+    document["assertionMethod"] = [k.verification_method for k in keys.keys]
+    return document
 
 
 def _signing_key(keys: KeyRing | IssuerKey) -> IssuerKey:

@@ -373,3 +373,19 @@ def test_garbage_gives_a_report_never_an_exception(junk, loader):
     report = verify(junk, now=NOW, loader=loader)
     assert report["valid"] is False
     assert all(c["code"] in CODES for c in report["checks"])
+
+
+def test_issuer_profile_document_lists_every_key(ring, loader):
+    from credentials.issue import issuer_profile_document
+
+    first = ring.current
+    ring.rotate()
+    profile = issuer_profile(ring, "Example University", issuer_id="https://exam.example.org/issuer")
+    document = issuer_profile_document(profile, ring)
+    assert document["id"] == "https://exam.example.org/issuer" and document["type"] == ["Profile"]
+    assert document["assertionMethod"] == [ring.current.verification_method, first.verification_method]
+    assert [m["publicKeyMultibase"] for m in document["verificationMethod"]] == [ring.current.multikey, first.multikey]
+    # The keys listed there are the keys a verifier can be given.
+    keys = {m["id"]: m["publicKeyMultibase"] for m in document["verificationMethod"]}
+    issued = issue_credential(demo_credential(ring, issuer=profile), ring, issued_at=NOW, loader=loader)
+    assert verify(issued.credential, now=NOW, loader=loader, keys=keys)["valid"]
