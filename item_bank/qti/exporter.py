@@ -217,6 +217,16 @@ def _response(ident: str, cardinality: str, base_type: str, correct: list[str] |
     return rd
 
 
+def _map_spec(scoring: dict, points: float) -> dict:
+    """Our map rule as a QTI mapping; the bounds also carry our floor and the cap at `points`."""
+    floor = float(scoring.get("floor", 0))
+    lower = scoring.get("lower_bound")
+    upper = scoring.get("upper_bound")
+    return {"entries": list(scoring.get("mapping", {}).items()), "default_value": scoring.get("default_value", 0),
+            "lower_bound": floor if lower is None else max(float(lower), floor),
+            "upper_bound": points if upper is None else min(float(upper), points)}
+
+
 def _template(root, name: str) -> None:
     _q("qti-response-processing", root, template=RPT + name + ".xml")
 
@@ -302,8 +312,7 @@ def _write_choice(root, item, inter, scoring):
     correct = list(scoring["correct"])
     mapping = None
     if rule == "map":
-        mapping = {"entries": list(scoring.get("mapping", {}).items()), "default_value": scoring.get("default_value", 0),
-                   "lower_bound": scoring.get("lower_bound"), "upper_bound": scoring.get("upper_bound")}
+        mapping = _map_spec(scoring, points)
     elif rule in ("per_option", "per_option_penalty"):
         share = points / len(correct)
         entries = [(c, share) for c in correct]
@@ -338,8 +347,7 @@ def _write_match(root, item, inter, scoring):
     rule = scoring.get("rule", "per_pair")
     mapping = None
     if rule == "map":
-        mapping = {"entries": list(scoring.get("mapping", {}).items()), "default_value": scoring.get("default_value", 0),
-                   "lower_bound": scoring.get("lower_bound"), "upper_bound": scoring.get("upper_bound")}
+        mapping = _map_spec(scoring, points)
     elif rule in ("per_pair", "per_pair_penalty"):
         share = points / len(pairs)
         mapping = {"entries": [(p, share) for p in pairs], "default_value": -share if rule == "per_pair_penalty" else 0,

@@ -954,9 +954,12 @@ def _choose_scoring(root, item_type, inters, decls, outcomes, outcome_attrs, can
         points = max(s for _, s in qti_scores)
     if points <= 0:
         points = 1.0
+    lowest = min((s for _, s in qti_scores), default=0.0)
     mismatch = None
     for cand in candidates:
         scoring = cand(points)
+        if lowest < 0:
+            scoring["floor"] = lowest  # QTI lets this item's score go negative (penalties)
         bad = next(((ours, s) for ours, s in qti_scores if abs(rp.reference_score(item_type, scoring, ours) - s) > 1e-9), None)
         if bad is None:
             return _merge_ext(scoring, ext, item_type, ctx)
@@ -964,6 +967,8 @@ def _choose_scoring(root, item_type, inters, decls, outcomes, outcome_attrs, can
             mismatch = (scoring, bad)
     scoring, (resp, qscore) = mismatch
     fallback = _first_non_map(candidates)(points)
+    if lowest < 0:
+        fallback["floor"] = lowest
     ctx.lose(
         "response processing not reproduced by our rules (for the response {} QTI gives {:g}, rule {!r} gives {:g}); imported with rule {!r}".format(
             json.dumps(resp), qscore, scoring.get("rule", item_type), rp.reference_score(item_type, scoring, resp), fallback.get("rule", "exact value"))
