@@ -61,11 +61,7 @@ def _find_context_error(exc: BaseException) -> ContextUnavailable | None:
 
 def canonicalize(document: Mapping[str, Any], loader: ContextLoader | None = None) -> str:
     """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, contexts served locally."""
-    options = {
-        "algorithm": "URDNA2015",
-        "format": "application/n-quads",
-        "documentLoader": loader or default_loader(),
-    }
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", **(loader or default_loader()).pyld_options()}
     try:
         return jsonld.normalize(copy.deepcopy(dict(document)), options)
     except jsonld.JsonLdError as exc:
@@ -83,7 +79,7 @@ def dropped_terms(document: Mapping[str, Any], loader: ContextLoader | None = No
     if "on_property_dropped" not in inspect.signature(jsonld.expand).parameters:
         return []  # pyld < 3 has no hook: nothing to report
     try:
-        jsonld.expand(copy.deepcopy(dict(document)), {"documentLoader": loader or default_loader()},
+        jsonld.expand(copy.deepcopy(dict(document)), (loader or default_loader()).pyld_options(),
                       on_property_dropped=lambda term: dropped.append(str(term)))
     except jsonld.JsonLdError as exc:
         missing = _find_context_error(exc)

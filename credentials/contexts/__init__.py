@@ -114,6 +114,7 @@ class ContextLoader:
         self._directories = dirs
         self._verify_pins = verify_pins
         self._cache: dict[str, Any] = {}
+        self._resolved: dict[Any, Any] = {}  # pyld's resolved-context cache, private to this loader
 
     def _directory_bytes(self, url: str) -> bytes | None:
         for directory in self._directories:
@@ -164,6 +165,20 @@ class ContextLoader:
         except ContextUnavailable:
             return False
         return True
+
+    def pyld_options(self) -> dict[str, Any]:
+        """Options that make pyld use this loader, with a resolved-context cache of its own.
+
+        pyld otherwise keeps resolved contexts in one module-wide cache; a
+        private one keeps what each loader served (and refused) its own.
+        """
+        options: dict[str, Any] = {"documentLoader": self}
+        try:
+            from pyld.context_resolver import ContextResolver
+        except ImportError:  # pragma: no cover - very old pyld
+            return options
+        options["contextResolver"] = ContextResolver(self._resolved, self)
+        return options
 
     def __call__(self, url: str, options: Any = None) -> dict[str, Any]:
         """The pyld document-loader protocol."""

@@ -68,3 +68,15 @@ def test_reformatting_a_pinned_context_is_fine(tmp_path):
 def test_the_open_badges_context_comes_from_the_installed_distribution(loader):
     # From openbadgeslib when it is installed; else the conftest falls back to the fixtures' copy.
     assert "OpenBadgeCredential" in loader.document(OB_V3P0_3_0_3)["@context"]
+
+
+def test_each_loader_is_asked_even_after_another_served_the_url(tmp_path):
+    # pyld caches resolved contexts module-wide; each loader keeps its own answers.
+    url = "https://example.org/colour"
+    (tmp_path / "colour.jsonld").write_text(json.dumps({"@context": {"colour": "https://example.org/vocab#colour"}}))
+    (tmp_path / "index.json").write_text(json.dumps({url: "colour.jsonld"}))
+    document = {"@context": [VC_V2, url], "type": ["VerifiableCredential"], "colour": "blue"}
+    assert "vocab#colour" in canonicalize(document, ContextLoader(directories=[tmp_path], use_env=False))
+    with pytest.raises(ProofError) as raised:
+        canonicalize(document, ContextLoader(use_env=False))
+    assert raised.value.code == "context_unavailable"
