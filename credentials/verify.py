@@ -224,7 +224,8 @@ def _check_jwt(token: str, trusted: TrustedKeys) -> tuple[dict[str, Any], dict[s
     if not verify_signature(coerce_public_key(key), signature, signing_input):
         return (check("proof", False, "proof_signature_invalid", f"the JWT signature by {method} does not verify"),
                 credential, payload, [])
-    return check("proof", True, "ok", f"EdDSA JWT signature by {method} verifies"), credential, payload, [(method, vouched)]
+    verified = check("proof", True, "ok", f"EdDSA JWT signature by {method} verifies")
+    return verified, credential, payload, [(method, vouched)]
 
 
 _TYPED_PATHS: list[tuple[tuple[str, ...], str]] = [
@@ -334,7 +335,8 @@ def _check_issuer(credential: Mapping[str, Any], payload: Mapping[str, Any] | No
         return check("issuer", False, "issuer_missing", "the credential names no issuer id")
     if payload:
         if payload.get("iss") not in (None, issuer_id):
-            return check("issuer", False, "issuer_mismatch", f"JWT iss {payload.get('iss')!r} is not the issuer {issuer_id!r}")
+            return check("issuer", False, "issuer_mismatch",
+                         f"JWT iss {payload.get('iss')!r} is not the issuer {issuer_id!r}")
         if payload.get("jti") not in (None, credential.get("id")):
             return check("issuer", False, "issuer_mismatch", "JWT jti differs from the credential id")
     for method, vouched in verified:
@@ -462,8 +464,9 @@ def verify(
     checks = [proof_check]
     if not _status_list:
         errors = structure_errors(document, expect)
+        standard = "VC 2.0" if expect == "vc" else "Open Badges 3.0"
         checks.append(check("structure", not errors, "structure_invalid" if errors else "ok",
-                            "; ".join(errors) if errors else f"follows the {'VC 2.0' if expect == 'vc' else 'Open Badges 3.0'} structure"))
+                            "; ".join(errors) if errors else f"follows the {standard} structure"))
         if expect == "vc":
             checks.append(check("schema", None, "schema_not_applicable", "plain VC: the OB 3.0 schema does not apply"))
         else:
