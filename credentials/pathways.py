@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from credentials.model import Evidence
+
 
 class PathwayError(ValueError):
     """A rule set that cannot be evaluated (bad k, a cycle)."""
@@ -73,6 +75,16 @@ class PathwayAward:
     credential_id: str
     achievement_id: str
     component_credential_ids: Sequence[str] = field(default_factory=tuple)
+
+
+def component_evidence(result: PathwayResult, names: Mapping[str, str] | None = None) -> list[Evidence]:
+    """Evidence entries for a pathway credential: one per component credential that counts."""
+    names = names or {}
+    return [
+        Evidence(id=c.credential_id, name=f"Component: {names.get(c.achievement_id, c.achievement_id)}",
+                 narrative=f"Holds {names.get(c.achievement_id, c.achievement_id)} ({c.credits:g} credits).")
+        for c in result.counted
+    ]
 
 
 def _best_by_achievement(held: Iterable[HeldCredential]) -> dict[str, HeldCredential]:
