@@ -77,6 +77,17 @@ class PathwayAward:
     component_credential_ids: Sequence[str] = field(default_factory=tuple)
 
 
+def resolve_pending(result: PathwayResult, issued_ids: Mapping[str, str]) -> PathwayResult:
+    """``result`` with each ``pending:<achievement>`` component replaced by the id it was issued under."""
+    counted = tuple(
+        HeldCredential(issued_ids[c.achievement_id], c.achievement_id, c.credits, c.is_revoked)
+        if c.credential_id.startswith("pending:") else c
+        for c in result.counted
+    )
+    return PathwayResult(result.achievement_id, result.is_earned, counted, result.missing, result.credits,
+                         result.reason)
+
+
 def component_evidence(result: PathwayResult, names: Mapping[str, str] | None = None) -> list[Evidence]:
     """Evidence entries for a pathway credential: one per component credential that counts."""
     names = names or {}

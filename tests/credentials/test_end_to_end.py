@@ -13,6 +13,7 @@ from credentials.pathways import (
     PathwayRule,
     component_evidence,
     newly_earned,
+    resolve_pending,
     revocation_cascade,
 )
 from credentials.status_list import Bitstring, build_status_list_credential
@@ -58,15 +59,12 @@ def test_two_level_pathway_then_revocation(loader):
     earned = newly_earned(rules, held)
     assert [r.achievement_id for r in earned] == [cert_data.id, cert_web.id, diploma.id]
     ids_by_achievement = {}
+    names = {k: v.name for k, v in by_id.items()}
     for result in earned:
-        counted = [c if not c.credential_id.startswith("pending:") else
-                   HeldCredential(ids_by_achievement[c.achievement_id], c.achievement_id, c.credits)
-                   for c in result.counted]
-        result = type(result)(result.achievement_id, True, tuple(counted), (), result.credits, result.reason)
-        credential_id = award(by_id[result.achievement_id], component_evidence(result, {k: v.name for k, v in by_id.items()}),
-                              credits=result.credits)
+        result = resolve_pending(result, ids_by_achievement)  # the lower level was issued just before
+        credential_id = award(by_id[result.achievement_id], component_evidence(result, names), credits=result.credits)
         ids_by_achievement[result.achievement_id] = credential_id
-        awards.append(PathwayAward(credential_id, result.achievement_id, [c.credential_id for c in counted]))
+        awards.append(PathwayAward(credential_id, result.achievement_id, [c.credential_id for c in result.counted]))
     diploma_id = ids_by_achievement[diploma.id]
     diploma_vc = issued[diploma_id].credential
     assert [e["id"] for e in diploma_vc["evidence"]] == [ids_by_achievement[cert_data.id], ids_by_achievement[cert_web.id]]
