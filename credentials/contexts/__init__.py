@@ -19,6 +19,15 @@ canonical form (sorted keys, no spaces), so that whitespace does not matter
 but any change of meaning does: a copy that differs is refused, wherever it
 comes from (``verify_pins=False`` turns that off).
 See docs/credentials.md for the licensing reasons behind this layout.
+
+Notice for ``credentials-v2.jsonld`` (also in NOTICE.md beside it; repeated
+here because this file ships in every build): the W3C Verifiable Credentials
+Data Model 2.0 context, https://www.w3.org/ns/credentials/v2, redistributed
+unmodified. Copyright © World Wide Web Consortium. This work is distributed
+under the W3C® Software and Document License
+(https://www.w3.org/copyright/software-license-2023/) in the hope that it
+will be useful, but without any warranty; without even the implied warranty
+of merchantability or fitness for a particular purpose.
 """
 
 from __future__ import annotations
