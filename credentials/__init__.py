@@ -4,8 +4,8 @@ Pure: no web framework, no database, no network. The names most callers need:
 
     from credentials import (KeyRing, build_credential, issue_credential, verify, ...)
 
-(``credentials.verify`` is the function; import helpers from the module with
-``from credentials.verify import format_report, failed_codes``.)
+``credentials.verify`` is the module ``credentials/verify.py``, and calling it
+calls ``credentials.verify.verify``: ``credentials.verify(jwt_or_dict, ...)``.
 """
 
 from credentials.contexts import ContextLoader, ContextUnavailable
@@ -24,7 +24,7 @@ from credentials.model import (
 )
 from credentials.pathways import HeldCredential, PathwayAward, PathwayRule, newly_earned, revocation_cascade
 from credentials.status_list import Bitstring, allocate_index, build_status_list_credential
-from credentials.verify import verify
+from credentials import verify  # the module; callable (see credentials/verify.py)
 
 __all__ = [
     "Achievement", "Alignment", "Bitstring", "ContextLoader", "ContextUnavailable", "Evidence", "HeldCredential",

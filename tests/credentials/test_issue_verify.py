@@ -352,7 +352,10 @@ def test_package_level_api_and_text_report(issued, loader):
     import credentials
     from credentials.verify import format_report
 
+    import credentials.verify as verify_module
+
     report = credentials.verify(issued.jwt, now=NOW, loader=loader)
+    assert verify_module is credentials.verify and verify_module.format_report is format_report
     text = format_report(report)
     assert text.startswith("VALID (jwt)") and "proof" in text and "status_unchecked" in text
 
