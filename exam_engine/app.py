@@ -52,11 +52,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["exam_engine.api"] = api
     from item_bank.api import blp as bank_blp
     from .auth.api import blp as auth_blp
-    for blp in (auth_blp, bank_blp):
+    from .exams.api import blp as exams_blp
+    for blp in (auth_blp, bank_blp, exams_blp):
         api.register_blueprint(blp)
     _register_optional_blueprints(app, api)
 
     _init_socketio(app)
+    from .sessions import sockets, sweeper
+    sockets.register(app)
+    sweeper.register_jobs()
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        """Prometheus metrics of this worker."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+        from .sessions.metrics import REGISTRY
+        return generate_latest(REGISTRY), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     @app.get("/healthz")
     def healthz():

@@ -1,0 +1,1 @@
+"""Exams: definitions (versioned, frozen once published), assembly of a learner's form, eligibility."""

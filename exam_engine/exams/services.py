@@ -1,0 +1,270 @@
+"""Exam services: write, version, publish (with the assembly check), list for a caller, eligibility."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from item_bank import services as bank_services
+from item_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from item_bank.models import Item, ItemVersion
+
+from ..auth.models import User
+from .assembly import check_assemblable
+from .models import Exam, ExamExaminer, ExamVersion
+
+AUTHORS = ("instructor", "admin")
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def serialise_definition(defn: dict) -> dict:
+    """The definition as stored (JSON): datetimes as ISO strings, `pass` under its public name."""
+    out = dict(defn)
+    if "pass_policy" in out:
+        out["pass"] = out.pop("pass_policy")
+    for key in ("opens_at", "closes_at"):
+        if isinstance(out.get(key), datetime):
+            out[key] = out[key].isoformat()
+    return out
+
+
+def _check_sources(session: Session, user: User, defn: dict) -> None:
+    """Fixed items and pool banks must be readable by the author."""
+    for sec in defn["sections"]:
+        for item_id in sec.get("items") or ():
+            bank_services.get_item(session, user, item_id)
+        for bank_id in (sec.get("pool") or {}).get("bank_ids", ()):
+            bank_services.get_bank(session, user, bank_id)
+
+
+def _apply(version: ExamVersion, defn: dict) -> None:
+    version.title = defn["title"]
+    version.description = defn.get("description", "")
+    version.definition = defn
+    version.opens_at = _dt(defn.get("opens_at"))
+    version.closes_at = _dt(defn.get("closes_at"))
+
+
+def create_exam(session: Session, user: User, definition: dict, *, external_id: str | None = None,
+                now: datetime) -> ExamVersion:
+    """A new exam (version 1, draft)."""
+    if user.role not in AUTHORS:
+        raise Forbidden("only instructors create exams", code="role_required")
+    defn = serialise_definition(definition)
+    _check_sources(session, user, defn)
+    exam = Exam(owner_id=user.id, latest_version=1, external_id=external_id, created_at=now)
+    version = ExamVersion(version=1, status="draft", created_at=now)
+    _apply(version, defn)
+    exam.versions.append(version)
+    session.add(exam)
+    session.flush()
+    return version
+
+
+def get_exam(session: Session, exam_id: int) -> Exam:
+    exam = session.get(Exam, exam_id)
+    if exam is None:
+        raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+    return exam
+
+
+def can_manage(user: User, exam: Exam) -> bool:
+    return user.role == "admin" or (user.role == "instructor" and exam.owner_id == user.id)
+
+
+def is_examiner_of(session: Session, user: User, exam_id: int) -> bool:
+    """Admins, the exam's owner and its assigned examiners may watch and act."""
+    if user.role == "admin":
+        return True
+    exam = session.get(Exam, exam_id)
+    if exam is not None and exam.owner_id == user.id:
+        return True
+    return user.role == "examiner" and session.scalar(
+        select(ExamExaminer.id).where(ExamExaminer.exam_id == exam_id, ExamExaminer.user_id == user.id)) is not None
+
+
+def managed_exam(session: Session, user: User, exam_id: int) -> Exam:
+    exam = get_exam(session, exam_id)
+    if not can_manage(user, exam):
+        raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+    return exam
+
+
+def version_of(session: Session, exam: Exam, number: int | None = None) -> ExamVersion:
+    number = number or exam.latest_version
+    row = session.scalar(select(ExamVersion).where(ExamVersion.exam_id == exam.id, ExamVersion.version == number))
+    if row is None:
+        raise NotFound(f"exam {exam.id} has no version {number}", code="version_not_found")
+    return row
+
+
+def update_exam(session: Session, user: User, exam_id: int, definition: dict, *, now: datetime) -> ExamVersion:
+    """A draft changes in place; a published exam gets a new draft version (the published one stays frozen)."""
+    exam = managed_exam(session, user, exam_id)
+    defn = serialise_definition(definition)
+    _check_sources(session, user, defn)
+    latest = version_of(session, exam)
+    if latest.status == "draft":
+        _apply(latest, defn)
+        session.flush()
+        return latest
+    exam.latest_version += 1
+    version = ExamVersion(exam_id=exam.id, version=exam.latest_version, status="draft", created_at=now)
+    _apply(version, defn)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def resolve_sections(session: Session, defn: dict) -> tuple[dict[str, list[int]], dict[int, int]]:
+    """Per section, the item versions it may use now (pinned at publication), and version -> item."""
+    candidates: dict[str, list[int]] = {}
+    item_of: dict[int, int] = {}
+    problems: dict[str, list[str]] = {}
+    for sec in defn["sections"]:
+        if sec.get("items"):
+            versions = []
+            for item_id in sec["items"]:
+                newest = session.scalar(select(ItemVersion).where(ItemVersion.item_id == item_id)
+                                        .where(ItemVersion.status.in_(("published", "retired")))
+                                        .order_by(ItemVersion.version.desc()).limit(1))
+                where = f"sections.{sec['id']}.items"
+                if newest is None:
+                    problems.setdefault(where, []).append(f"item {item_id} has no published version")
+                elif newest.status == "retired":
+                    problems.setdefault(where, []).append(f"item {item_id} is retired")
+                else:
+                    versions.append(newest.id)
+                    item_of[newest.id] = item_id
+            if len(set(sec["items"])) != len(sec["items"]):
+                problems.setdefault(f"sections.{sec['id']}.items", []).append("lists an item twice")
+            candidates[sec["id"]] = versions
+        else:
+            query = bank_services.PoolQuery.from_dict({k: v for k, v in sec["pool"].items() if v not in (None, [])})
+            rows = bank_services.draw_pool(session, query)
+            candidates[sec["id"]] = [v.id for v in rows]
+            item_of.update({v.id: v.item_id for v in rows})
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(f"the exam cannot be assembled: {first} {problems[first][0]}",
+                               code="exam_not_assemblable", details=problems)
+    return candidates, item_of
+
+
+def publish_exam(session: Session, user: User, exam_id: int, *, now: datetime) -> ExamVersion:
+    """Freeze the latest draft after checking every learner can get a full form; pins the candidate items."""
+    exam = managed_exam(session, user, exam_id)
+    latest = version_of(session, exam)
+    if latest.status != "draft":
+        raise Conflict(f"version {latest.version} is already {latest.status}", code="not_a_draft")
+    defn = dict(latest.definition)
+    candidates, item_of = resolve_sections(session, defn)
+    check_assemblable(defn["sections"], candidates, item_of)
+    defn["resolved"] = {"candidates": candidates, "item_of": {str(k): v for k, v in item_of.items()}}
+    latest.definition = defn
+    latest.status = "published"
+    latest.published_at = now
+    if exam.live_version is not None:
+        old = version_of(session, exam, exam.live_version)
+        old.status = "archived"
+    exam.live_version = latest.version
+    session.flush()
+    return latest
+
+
+def assign_examiner(session: Session, user: User, exam_id: int, examiner: User) -> None:
+    exam = managed_exam(session, user, exam_id)
+    if examiner.role not in ("examiner", "instructor", "admin"):
+        raise ValidationFailed("only examiners (or instructors) can be assigned", code="not_an_examiner")
+    exists = session.scalar(select(ExamExaminer.id).where(ExamExaminer.exam_id == exam.id, ExamExaminer.user_id == examiner.id))
+    if not exists:
+        session.add(ExamExaminer(exam_id=exam.id, user_id=examiner.id))
+        session.flush()
+
+
+def live_version(session: Session, exam: Exam) -> ExamVersion:
+    if exam.live_version is None:
+        raise NotFound(f"exam {exam.id} is not published", code="exam_not_found")
+    return version_of(session, exam, exam.live_version)
+
+
+def window_state(defn: dict, now: datetime) -> str | None:
+    """None when open; else `exam_not_open` or `exam_closed`."""
+    opens, closes = _dt(defn.get("opens_at")), _dt(defn.get("closes_at"))
+    if opens and now < opens:
+        return "exam_not_open"
+    if closes and now >= closes:
+        return "exam_closed"
+    return None
+
+
+def learner_standing(session: Session, user: User, exam: Exam, version: ExamVersion, now: datetime) -> dict:
+    """Attempts used and left, the open attempt, and whether (or why not) the learner can start now."""
+    from ..sessions.models import ExamSession
+    from ..sessions.statuses import OPEN
+
+    defn = version.definition
+    rows = session.execute(select(ExamSession.id, ExamSession.status, ExamSession.submitted_at)
+                           .where(ExamSession.exam_id == exam.id, ExamSession.user_id == user.id)).all()
+    used = len(rows)
+    active = next((r.id for r in rows if r.status in OPEN), None)
+    max_attempts = defn.get("max_attempts")
+    left = None if max_attempts is None else max(0, max_attempts - used)
+    reason, retry_after = None, None
+    if active is None:
+        reason = window_state(defn, now)
+        if reason is None and left == 0:
+            reason = "no_attempts_left"
+        if reason is None and defn.get("cooldown_s"):
+            last = max((r.submitted_at for r in rows if r.submitted_at), default=None)
+            if last is not None and last + timedelta(seconds=defn["cooldown_s"]) > now:
+                reason = "cooldown"
+                retry_after = (last + timedelta(seconds=defn["cooldown_s"]) - now).total_seconds()
+    return {"attempts_used": used, "attempts_left": left, "active_session_id": active,
+            "can_start": reason is None, "cannot_start_reason": reason, "retry_after_s": retry_after}
+
+
+def list_exams(session: Session, user: User, *, now: datetime, page: int, per_page: int,
+               q: str | None = None) -> tuple[list[dict], int]:
+    """What the caller may take (learners: published exams) or manage (authors, examiners, admins)."""
+    stmt = select(Exam)
+    if user.role == "learner":
+        stmt = stmt.where(Exam.live_version.is_not(None))
+    elif user.role == "instructor":
+        stmt = stmt.where(Exam.owner_id == user.id)
+    elif user.role == "examiner":
+        stmt = stmt.where(Exam.id.in_(select(ExamExaminer.exam_id).where(ExamExaminer.user_id == user.id)))
+    if q:
+        stmt = stmt.where(Exam.id.in_(select(ExamVersion.exam_id).where(func.lower(ExamVersion.title).contains(q.lower()))))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    exams = session.scalars(stmt.order_by(Exam.id).offset((page - 1) * per_page).limit(per_page)).all()
+    return [exam_out(session, user, e, now=now) for e in exams], total
+
+
+def exam_out(session: Session, user: User, exam: Exam, *, now: datetime, version: ExamVersion | None = None) -> dict:
+    """An exam as the caller may see it: learners get the live version and their standing; authors the definition."""
+    manage = can_manage(user, exam)
+    if version is None:
+        version = version_of(session, exam) if manage else live_version(session, exam)
+    defn = version.definition
+    n_items = sum(len(s.get("items") or []) or (s.get("draw") or 0) for s in defn["sections"])
+    out = {"id": exam.id, "version": version.version, "latest_version": exam.latest_version,
+           "live_version": exam.live_version, "status": version.status, "title": version.title,
+           "description": version.description, "owner_id": exam.owner_id, "time_limit_s": defn.get("time_limit_s"),
+           "opens_at": version.opens_at, "closes_at": version.closes_at, "max_attempts": defn.get("max_attempts"),
+           "navigation": defn.get("navigation", "free"), "presentation": defn.get("presentation", "one_at_a_time"),
+           "n_items": n_items, "is_open": window_state(defn, now) is None, "published_at": version.published_at}
+    if user.role == "learner":
+        out.update(learner_standing(session, user, exam, version, now))
+        out.pop("retry_after_s", None)
+    if manage:
+        out["definition"] = {k: v for k, v in defn.items() if k != "resolved"}
+    return out

@@ -1,0 +1,1 @@
+"""Attempts (exam sessions): statuses, timing, responses, the hash-chained log, sockets and the sweeper."""

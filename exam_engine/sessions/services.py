@@ -1,0 +1,643 @@
+"""Attempt services: start, join, answer, flag, navigate, submit, score, sweep, examiner actions, outage credit.
+
+Every mutating function runs with the attempt's row locked (SELECT ... FOR UPDATE
+on PostgreSQL; SQLite serialises writers), flushes, and leaves the commit to
+its caller (the socket event, the REST view or the job) so that an ack is
+only sent after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import scoring
+from item_bank.delivery import delivery_view
+from item_bank.errors import DomainError, Forbidden, NotFound
+from item_bank.models import ItemVersion
+from item_bank.services import version_as_dict
+
+from ..auth.models import User
+from ..exams import services as exam_services
+from ..exams.assembly import assemble_form
+from ..exams.models import Exam, ExamVersion
+from . import eventlog, timing
+from .models import AppliedSeq, ExamSession, ServiceClock, SessionResponse
+from .statuses import CLOSED, OPEN, Status, is_transition_legal
+
+log = logging.getLogger("exam_engine.sessions")
+
+
+class SessionError(DomainError):
+    """A refused attempt operation (its code is in docs/protocol.md)."""
+
+    status = 409
+
+
+def _err(code: str, message: str, status: int = 409, **details: Any) -> SessionError:
+    return SessionError(message, code=code, status=status, details=details or None)
+
+
+# --- starting ----------------------------------------------------------------
+
+def start_session(session: Session, user: User, exam_id: int, *, now: datetime, client_ip: str | None = None,
+                  user_agent: str | None = None) -> tuple[ExamSession, bool]:
+    """Start an attempt (or return the one in progress): eligibility, form assembly, deadline."""
+    if user.role != "learner":
+        raise Forbidden("only learners take exams", code="role_required")
+    exam = exam_services.get_exam(session, exam_id)
+    if exam.live_version is None:
+        raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+    version = exam_services.live_version(session, exam)
+    standing = exam_services.learner_standing(session, user, exam, version, now)
+    if standing["active_session_id"]:
+        return session.get(ExamSession, standing["active_session_id"]), False
+    if not standing["can_start"]:
+        reason = standing["cannot_start_reason"]
+        messages = {"exam_not_open": "the exam is not open yet", "exam_closed": "the exam is closed",
+                    "no_attempts_left": "you have used every attempt", "cooldown": "wait before the next attempt"}
+        details = {"retry_after_s": round(standing["retry_after_s"], 1)} if standing["retry_after_s"] else {}
+        raise _err(reason, messages[reason], 403 if reason != "cooldown" else 429, **details)
+    defn = version.definition
+    resolved = defn["resolved"]
+    item_of = {int(k): v for k, v in resolved["item_of"].items()}
+    session_id = secrets.token_hex(16)
+    seed = secrets.token_hex(16)
+    form = assemble_form(defn["sections"], resolved["candidates"], item_of, seed)
+    allowed = timing.allowed_seconds(defn.get("time_limit_s"), user.extra_time_pct)
+    closes_at = version.closes_at
+    deadline = timing.initial_deadline(now, allowed, closes_at, defn.get("on_close", "keep_time"))
+    attempt = ExamSession(id=session_id, exam_id=exam.id, exam_version_id=version.id, user_id=user.id,
+                          attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
+                          status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
+                          allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
+                          user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(attempt)
+            session.flush()
+    except IntegrityError:
+        # A concurrent start by the same learner won the race: return that attempt.
+        existing = session.scalar(select(ExamSession).where(ExamSession.active_key == f"{exam.id}:{user.id}"))
+        if existing is None:
+            raise
+        return existing, False
+    eventlog.append(session, attempt, "start", {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
+                                                "allowed_s": allowed, "extra_time_pct": user.extra_time_pct,
+                                                "ip": client_ip}, at=now, actor_id=user.id)
+    session.flush()
+    return attempt, True
+
+
+# --- loading and state -------------------------------------------------------
+
+def load_attempt(session: Session, session_id: Any, *, lock: bool = False) -> ExamSession:
+    if not isinstance(session_id, str) or len(session_id) > 64:
+        raise _err("session_not_found", "no such attempt", 404)
+    stmt = select(ExamSession).where(ExamSession.id == session_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    attempt = session.scalar(stmt)
+    if attempt is None:
+        raise _err("session_not_found", "no such attempt", 404)
+    return attempt
+
+
+def learner_attempt(session: Session, user: User, session_id: Any, *, lock: bool = False) -> ExamSession:
+    """The caller's own attempt; someone else's answers exactly like a missing one."""
+    attempt = load_attempt(session, session_id, lock=lock)
+    if attempt.user_id != user.id:
+        raise _err("session_not_found", "no such attempt", 404)
+    return attempt
+
+
+def clock(attempt: ExamSession, now: datetime) -> timing.Clock:
+    return timing.remaining(attempt.deadline_at, now, attempt.paused_at if attempt.status == Status.PAUSED.value else None)
+
+
+def time_payload(attempt: ExamSession, now: datetime) -> dict:
+    c = clock(attempt, now)
+    return {"session_id": attempt.id, "remaining_s": None if c.remaining_s is None else round(c.remaining_s, 3),
+            "deadline_at": c.deadline_at.isoformat() if c.deadline_at else None, "server_now": now.isoformat(),
+            "status": attempt.status}
+
+
+def form_items(session: Session, attempt: ExamSession, shuffle_options: bool = True) -> list[dict]:
+    """The delivery views of the attempt's pinned item versions, in the learner's order (no keys)."""
+    ids = [entry["version_id"] for entry in attempt.form]
+    versions = {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(ids)))}
+    out = []
+    for entry in attempt.form:
+        view = delivery_view(entry["item_id"], version_as_dict(versions[entry["version_id"]]),
+                             seed=f"{attempt.seed}:{entry['item_id']}", shuffle=shuffle_options)
+        view["section_id"] = entry["section_id"]
+        out.append(view)
+    return out
+
+
+def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict:
+    """Everything a client needs to continue exactly where the learner was (the `join` payload)."""
+    version = session.get(ExamVersion, attempt.exam_version_id)
+    defn = version.definition
+    responses = session.scalars(select(SessionResponse).where(SessionResponse.session_id == attempt.id)).all()
+    sections, start = [], 0
+    for sec in defn["sections"]:
+        count = sum(1 for e in attempt.form if e["section_id"] == sec["id"])
+        sections.append({"id": sec["id"], "title": sec.get("title", ""), "start": start, "count": count})
+        start += count
+    c = clock(attempt, now)
+    closes_at = version.closes_at
+    ends_at_close = bool(defn.get("on_close") == "end_at_close" and closes_at is not None and attempt.deadline_at is not None
+                         and attempt.deadline_at >= closes_at)
+    return {
+        "id": attempt.id, "status": attempt.status, "exam_id": attempt.exam_id, "title": version.title,
+        "remaining_s": None if c.remaining_s is None else round(c.remaining_s, 3),
+        "deadline_at": attempt.deadline_at.isoformat() if attempt.deadline_at else None,
+        "effective_end_at": attempt.deadline_at.isoformat() if attempt.deadline_at else None,
+        "ends_at_window_close": ends_at_close, "server_now": now.isoformat(),
+        "time_limit_s": defn.get("time_limit_s"), "allowed_s": attempt.allowed_s, "grace_s": attempt.grace_s,
+        "navigation": defn.get("navigation", "free"), "presentation": defn.get("presentation", "one_at_a_time"),
+        "position": attempt.position, "sections": sections,
+        "items": form_items(session, attempt, defn.get("shuffle_options", True)),
+        "responses": {str(r.item_id): r.response for r in responses if r.response is not None},
+        "flagged": sorted(r.item_id for r in responses if r.is_flagged),
+        "last_seq": attempt.last_seq, "messages": attempt.messages or [],
+        "proctoring": defn.get("proctoring"),
+    }
+
+
+def summary(attempt: ExamSession, now: datetime) -> dict:
+    """The REST view of an attempt (GET /sessions/{id})."""
+    c = clock(attempt, now)
+    return {"id": attempt.id, "exam_id": attempt.exam_id, "exam_version_id": attempt.exam_version_id,
+            "user_id": attempt.user_id, "attempt_no": attempt.attempt_no, "status": attempt.status,
+            "started_at": attempt.started_at, "deadline_at": attempt.deadline_at, "remaining_s": c.remaining_s,
+            "submitted_at": attempt.submitted_at, "end_reason": attempt.end_reason, "n_items": len(attempt.form),
+            "position": attempt.position, "is_connected": attempt.is_connected, "log_head": attempt.log_head,
+            "log_length": attempt.log_length}
+
+
+# --- connections ---------------------------------------------------------------
+
+def join(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
+         user_agent: str | None = None) -> tuple[dict, str | None]:
+    """Bind the attempt to this connection; returns (state, superseded sid or None)."""
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    superseded = None
+    if attempt.status in OPEN:
+        if attempt.is_connected and attempt.active_sid and attempt.active_sid != sid:
+            version = session.get(ExamVersion, attempt.exam_version_id)
+            policy = version.definition.get("second_connection", "takeover")
+            eventlog.append(session, attempt, "second_connection",
+                            {"policy": policy, "ip": ip, "user_agent": (user_agent or "")[:300],
+                             "previous_ip": attempt.client_ip}, at=now, actor_id=user.id)
+            if policy == "refuse":
+                session.flush()
+                raise _err("session_in_use", "this attempt is open in another window or device")
+            superseded = attempt.active_sid
+        if attempt.disconnected_at is not None and not attempt.is_connected:
+            gap = (now - attempt.disconnected_at).total_seconds()
+            attempt.disconnected_total_s += max(gap, 0)
+            eventlog.append(session, attempt, "reconnect", {"offline_s": round(gap, 3), "ip": ip}, at=now, actor_id=user.id)
+        elif not attempt.is_connected:
+            eventlog.append(session, attempt, "connect", {"ip": ip, "user_agent": (user_agent or "")[:300]},
+                            at=now, actor_id=user.id)
+        if ip and attempt.client_ip and ip != attempt.client_ip:
+            eventlog.append(session, attempt, "ip_change", {"from": attempt.client_ip, "to": ip}, at=now, actor_id=user.id)
+        attempt.active_sid = sid
+        attempt.is_connected = True
+        attempt.connected_at = now
+        attempt.disconnected_at = None
+        attempt.client_ip = ip or attempt.client_ip
+        attempt.user_agent = (user_agent or "")[:300] or attempt.user_agent
+    session.flush()
+    return session_state(session, attempt, now), superseded
+
+
+def disconnect(session: Session, sid: str, session_id: str | None, *, now: datetime) -> ExamSession | None:
+    """The connection holding an attempt went away (a superseded connection changes nothing)."""
+    if not session_id:
+        return None
+    attempt = session.scalar(select(ExamSession).where(ExamSession.id == session_id).with_for_update())
+    if attempt is None or attempt.active_sid != sid or not attempt.is_connected:
+        return None
+    attempt.is_connected = False
+    attempt.disconnected_at = now
+    if attempt.status in OPEN:
+        eventlog.append(session, attempt, "disconnect", {}, at=now, actor_id=attempt.user_id)
+    session.flush()
+    return attempt
+
+
+# --- learner messages ----------------------------------------------------------
+
+def _check_seq(seq: Any) -> int:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > 2**31 - 1:
+        raise _err("invalid_seq", "seq must be a positive integer", 422)
+    return seq
+
+
+def _check_open(attempt: ExamSession, now: datetime) -> None:
+    if attempt.status == Status.PAUSED.value:
+        raise _err("session_paused", "the attempt is paused by an examiner")
+    if attempt.status in CLOSED:
+        raise _err("session_closed", f"the attempt is already {attempt.status}")
+    if not timing.accepts_answers(attempt.deadline_at, attempt.grace_s, now):
+        raise _err("deadline_passed", "the time for this attempt is over")
+
+
+def _replayed(session: Session, attempt: ExamSession, seq: int) -> dict | None:
+    row = session.get(AppliedSeq, (attempt.id, seq))
+    if row is None:
+        return None
+    return {**row.ack, "duplicate": True}
+
+
+def _applied(session: Session, attempt: ExamSession, seq: int, kind: str, ack: dict) -> dict:
+    session.add(AppliedSeq(session_id=attempt.id, seq=seq, kind=kind, ack=ack))
+    attempt.last_seq = max(attempt.last_seq, seq)
+    return ack
+
+
+def _form_entry(attempt: ExamSession, item_id: Any) -> tuple[int, dict]:
+    for i, entry in enumerate(attempt.form):
+        if entry["item_id"] == item_id:
+            return i, entry
+    raise _err("unknown_item", f"item {item_id!r} is not on this attempt's form", 422)
+
+
+def _navigation(session: Session, attempt: ExamSession) -> str:
+    return session.get(ExamVersion, attempt.exam_version_id).definition.get("navigation", "free")
+
+
+def record_answer(session: Session, user: User, session_id: Any, *, item_id: Any, response: Any, seq: Any,
+                  now: datetime) -> dict:
+    """Persist an answer (idempotent by seq; an older seq never overwrites a newer answer)."""
+    seq = _check_seq(seq)
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    replay = _replayed(session, attempt, seq)
+    if replay is not None:
+        return replay
+    _check_open(attempt, now)
+    index, entry = _form_entry(attempt, item_id)
+    if _navigation(session, attempt) == "linear" and index != attempt.position:
+        raise _err("item_locked", "linear navigation: only the current item can be answered")
+    version = session.get(ItemVersion, entry["version_id"])
+    if response is not None:
+        try:
+            scoring.validate_response(version.type, version.interaction, response)
+        except scoring.InvalidResponse as exc:
+            raise _err("invalid_response_shape", str(exc), 422) from None
+    row = session.scalar(select(SessionResponse).where(SessionResponse.session_id == attempt.id,
+                                                       SessionResponse.item_id == item_id))
+    stale = False
+    if row is None:
+        session.add(SessionResponse(session_id=attempt.id, item_id=item_id, response=response, seq=seq, saved_at=now))
+    elif row.seq > seq:
+        stale = True  # a newer answer is already stored: keep it
+    else:
+        row.response, row.seq, row.saved_at = response, seq, now
+    if not stale:
+        eventlog.append(session, attempt, "answer", {"item_id": item_id, "response": response, "seq": seq},
+                        at=now, actor_id=user.id)
+    ack = {"ok": True, "seq": seq}
+    if stale:
+        ack["stale"] = True
+    _applied(session, attempt, seq, "answer", ack)
+    session.flush()
+    return ack
+
+
+def set_flag(session: Session, user: User, session_id: Any, *, item_id: Any, flagged: bool, seq: Any,
+             now: datetime) -> dict:
+    seq = _check_seq(seq)
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    replay = _replayed(session, attempt, seq)
+    if replay is not None:
+        return replay
+    _check_open(attempt, now)
+    _form_entry(attempt, item_id)
+    row = session.scalar(select(SessionResponse).where(SessionResponse.session_id == attempt.id,
+                                                       SessionResponse.item_id == item_id))
+    if row is None:
+        session.add(SessionResponse(session_id=attempt.id, item_id=item_id, response=None, seq=0,
+                                    is_flagged=flagged, flag_seq=seq, saved_at=now))
+    elif row.flag_seq < seq:
+        row.is_flagged, row.flag_seq = flagged, seq
+    eventlog.append(session, attempt, "flag", {"item_id": item_id, "flagged": flagged, "seq": seq}, at=now, actor_id=user.id)
+    ack = _applied(session, attempt, seq, "flag", {"ok": True, "seq": seq})
+    session.flush()
+    return ack
+
+
+def navigate(session: Session, user: User, session_id: Any, *, position: Any, seq: Any, now: datetime) -> dict:
+    seq = _check_seq(seq)
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    replay = _replayed(session, attempt, seq)
+    if replay is not None:
+        return replay
+    _check_open(attempt, now)
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < len(attempt.form):
+        raise _err("malformed_payload", f"position must be an integer in 0..{len(attempt.form) - 1}", 422)
+    if _navigation(session, attempt) == "linear" and position < attempt.position:
+        raise _err("navigation_locked", "linear navigation: no going back")
+    previous = attempt.position
+    attempt.position = position
+    eventlog.append(session, attempt, "navigate", {"from": previous, "to": position, "seq": seq}, at=now, actor_id=user.id)
+    ack = _applied(session, attempt, seq, "navigate", {"ok": True, "seq": seq, "position": position})
+    session.flush()
+    return ack
+
+
+def submit(session: Session, user: User, session_id: Any, *, seq: Any, now: datetime) -> dict:
+    """The learner hands in: close, score, ack the resulting status (a second submit answers the same)."""
+    seq = _check_seq(seq)
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    replay = _replayed(session, attempt, seq)
+    if replay is not None:
+        return replay
+    if attempt.status in CLOSED:
+        return {"ok": True, "seq": seq, "status": attempt.status}
+    if attempt.status == Status.PAUSED.value:
+        raise _err("session_paused", "the attempt is paused by an examiner")
+    reason = "submitted" if timing.accepts_answers(attempt.deadline_at, attempt.grace_s, now) else "time_expired"
+    close_attempt(session, attempt, now=now, reason=reason, actor_id=user.id)
+    ack = _applied(session, attempt, seq, "submit", {"ok": True, "seq": seq, "status": attempt.status})
+    session.flush()
+    return ack
+
+
+# --- closing and scoring -----------------------------------------------------------
+
+def close_attempt(session: Session, attempt: ExamSession, *, now: datetime, reason: str, actor_id: int | None,
+                  status: str = Status.SUBMITTED.value) -> None:
+    """Move an open attempt to submitted (or terminated), log it, and score it."""
+    if not is_transition_legal(attempt.status, status):
+        raise _err("session_closed", f"the attempt is already {attempt.status}")
+    attempt.status = status
+    attempt.submitted_at = now
+    attempt.end_reason = reason
+    attempt.active_key = None
+    if attempt.paused_at is not None:
+        attempt.paused_at = None
+    eventlog.append(session, attempt, "terminate" if status == Status.TERMINATED.value else "submit",
+                    {"reason": reason}, at=now, actor_id=actor_id)
+    score(session, attempt, now=now)
+
+
+def grade_entries(session: Session, attempt: ExamSession, overrides: dict | None = None) -> list[dict]:
+    """Grade every item of the form with the scoring library (manual grades kept in item_score)."""
+    ids = [e["version_id"] for e in attempt.form]
+    versions = {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(ids)))}
+    rows = {r.item_id: r for r in session.scalars(select(SessionResponse).where(SessionResponse.session_id == attempt.id))}
+    graded = []
+    for entry in attempt.form:
+        version = versions[entry["version_id"]]
+        row = rows.get(entry["item_id"])
+        response = row.response if row else None
+        key = (overrides or {}).get(entry["item_id"], version.scoring)
+        manual = (row.item_score or {}).get("manual") if row and row.item_score else None
+        if manual is not None:
+            item_score = scoring.ItemScore(score=float(manual["score"]), max_score=float(key.get("points", 1)),
+                                           is_correct=float(manual["score"]) >= float(key.get("points", 1)),
+                                           detail={"manual": manual}, weight=float(key.get("weight", 1)))
+        else:
+            try:
+                item_score = scoring.grade_item(version.type, key, response, version.interaction)
+            except scoring.ScoringError as exc:  # a stored response that no longer fits (never expected)
+                log.warning("ungradable response", extra={"session_id": attempt.id, "item_id": entry["item_id"],
+                                                          "error": str(exc)})
+                item_score = scoring.ItemScore(score=0.0, max_score=float(key.get("points", 1)), is_correct=False,
+                                               detail={"error": str(exc)}, weight=float(key.get("weight", 1)))
+        graded.append({"item_id": str(entry["item_id"]), "section": entry["section_id"], "score": item_score})
+    return graded
+
+
+def pass_policy(defn: dict) -> dict | None:
+    policy = defn.get("pass")
+    if not policy:
+        return None
+    minimums = {s["id"]: {"value": s["min_score_pct"], "mode": "percentage"}
+                for s in defn["sections"] if s.get("min_score_pct") is not None}
+    return {"mode": policy.get("mode", "percentage"), "cut_score": policy["cut_score"], "section_minimums": minimums}
+
+
+def score(session: Session, attempt: ExamSession, *, now: datetime, overrides: dict | None = None) -> dict:
+    """Score the attempt with the scoring library; a missing manual grade leaves it pending."""
+    version = session.get(ExamVersion, attempt.exam_version_id)
+    graded = grade_entries(session, attempt, overrides)
+    result = scoring.aggregate.score_attempt(graded, pass_policy(version.definition))
+    data = result.to_dict()
+    data["items"] = {g["item_id"]: g["score"].to_dict() for g in graded}
+    data["log_head"] = attempt.log_head
+    new_status = Status.PENDING_GRADING.value if result.is_pending else Status.SCORED.value
+    attempt.status = new_status
+    attempt.result = _json_safe(data)
+    attempt.score, attempt.max_score, attempt.percentage = result.score, result.max_score, result.percentage
+    attempt.is_passed = result.passed
+    attempt.scored_at = now
+    eventlog.append(session, attempt, "score", {"status": result.status, "score": result.score,
+                                                "max_score": result.max_score, "passed": result.passed},
+                    at=now, actor_id=None)
+    attempt.result = {**attempt.result, "log_head": attempt.log_head}
+    session.flush()
+    for hook in AFTER_SCORE:
+        hook(session, attempt, now)
+    return attempt.result
+
+
+#: Called after an attempt is scored: fn(session, attempt, now) (credentials, LTI grade passback...).
+AFTER_SCORE: list = []
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def is_released(session: Session, attempt: ExamSession, now: datetime) -> bool:
+    """Whether the learner may see the result, by the exam's release policy."""
+    if attempt.status not in (Status.SCORED.value, Status.PENDING_GRADING.value):
+        return False
+    version = session.get(ExamVersion, attempt.exam_version_id)
+    policy = version.definition.get("release", "immediate")
+    if policy == "immediate":
+        return True
+    if policy == "after_close":
+        return version.closes_at is None or now >= version.closes_at
+    exam = session.get(Exam, attempt.exam_id)
+    return exam.results_released_at is not None
+
+
+def result_for(session: Session, user: User, session_id: str, *, now: datetime) -> dict:
+    """The result as its viewer may see it: the learner once released; authors and examiners always."""
+    attempt = load_attempt(session, session_id)
+    staff = exam_services.is_examiner_of(session, user, attempt.exam_id)
+    if attempt.user_id != user.id and not staff:
+        raise _err("session_not_found", "no such attempt", 404)
+    if attempt.result is None:
+        raise _err("result_not_ready", "the attempt has not been scored yet")
+    if not staff and not is_released(session, attempt, now):
+        raise _err("result_not_released", "the result is not released yet", 403)
+    res = attempt.result
+    out = {"session_id": attempt.id, "exam_id": attempt.exam_id, "status": attempt.status, "score": res["score"],
+           "max_score": res["max_score"], "percentage": res["percentage"], "passed": res["passed"],
+           "pending": res["status"] == "pending", "sections": res["sections"], "log_head": res.get("log_head"),
+           "submitted_at": attempt.submitted_at, "scored_at": attempt.scored_at,
+           "items": {k: {"score": v["score"], "max_score": v["max_score"], "is_correct": v["is_correct"],
+                         "is_pending_manual": v["is_pending_manual"]} for k, v in res["items"].items()}}
+    return out
+
+
+# --- the sweeper and outage credit ---------------------------------------------------
+
+def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[tuple[str, float]]:
+    """Close attempts past deadline + grace, each exactly once across workers; returns (id, lateness s)."""
+    candidates = session.execute(
+        select(ExamSession.id, ExamSession.deadline_at, ExamSession.grace_s)
+        .where(ExamSession.status == Status.IN_PROGRESS.value, ExamSession.deadline_at.is_not(None),
+               ExamSession.deadline_at <= now).order_by(ExamSession.deadline_at).limit(limit)).all()
+    closed = []
+    for session_id, deadline_at, grace_s in candidates:
+        due = deadline_at + timedelta(seconds=grace_s)
+        if due > now:
+            continue
+        # The conditional UPDATE is the claim: exactly one worker sees rowcount 1.
+        claimed = session.execute(update(ExamSession).where(ExamSession.id == session_id,
+                                                            ExamSession.status == Status.IN_PROGRESS.value,
+                                                            ExamSession.deadline_at == deadline_at)
+                                  .values(status=Status.SUBMITTED.value, submitted_at=now, end_reason="time_expired",
+                                          active_key=None)
+                                  .execution_options(synchronize_session=False)).rowcount
+        if claimed != 1:
+            continue
+        attempt = session.get(ExamSession, session_id, populate_existing=True)
+        reason = "time_expired"
+        version = session.get(ExamVersion, attempt.exam_version_id)
+        if version.closes_at is not None and deadline_at >= version.closes_at and \
+                version.definition.get("on_close") == "end_at_close":
+            reason = "window_closed"
+            attempt.end_reason = reason
+        eventlog.append(session, attempt, "submit", {"reason": reason, "auto": True,
+                                                     "lateness_s": round((now - due).total_seconds(), 3)},
+                        at=now, actor_id=None)
+        score(session, attempt, now=now)
+        closed.append((session_id, (now - due).total_seconds()))
+    return closed
+
+
+def heartbeat(session: Session, *, now: datetime, worker: str, outage_threshold_s: float) -> float:
+    """Record that a worker is alive; after an outage (no worker alive for a while), credit the gap to open attempts.
+
+    Exactly one worker credits a given gap: the compare-and-set on the clock row is the claim.
+    Returns the seconds credited (0 when there was no outage).
+    """
+    row = session.get(ServiceClock, 1)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(ServiceClock(id=1, last_alive_at=now, worker=worker))
+                session.flush()
+        except IntegrityError:
+            pass
+        return 0.0
+    last = row.last_alive_at
+    gap = (now - last).total_seconds()
+    claimed = session.execute(update(ServiceClock).where(ServiceClock.id == 1, ServiceClock.last_alive_at == last)
+                              .values(last_alive_at=max(now, last), worker=worker)
+                              .execution_options(synchronize_session=False)).rowcount
+    if claimed != 1 or gap <= outage_threshold_s:
+        return 0.0
+    credit = gap
+    attempts = session.scalars(select(ExamSession).where(ExamSession.status.in_(OPEN)).with_for_update()).all()
+    for attempt in attempts:
+        if attempt.deadline_at is None or attempt.status == Status.PAUSED.value:
+            continue
+        # Only the part of the outage after the attempt started counts.
+        share = min(credit, max((now - attempt.started_at).total_seconds(), 0))
+        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=share)
+        attempt.outage_credit_s += share
+        eventlog.append(session, attempt, "outage_credit", {"seconds": round(share, 3), "server_down_since": last.isoformat()},
+                        at=now, actor_id=None)
+    log.warning("outage credited", extra={"gap_s": round(gap, 3), "attempts": len(attempts)})
+    session.flush()
+    return credit
+
+
+# --- examiner actions ------------------------------------------------------------------
+
+ACTIONS = ("message", "pause", "resume", "extend", "terminate")
+
+
+def examiner_act(session: Session, actor: User, session_id: Any, action: str, *, now: datetime,
+                 text: str | None = None, seconds: Any = None, reason: str | None = None) -> ExamSession:
+    """Apply an examiner's action to an attempt (checks the actor watches its exam)."""
+    attempt = load_attempt(session, session_id, lock=True)
+    if not exam_services.is_examiner_of(session, actor, attempt.exam_id):
+        raise _err("session_not_found", "no such attempt", 404)
+    if action not in ACTIONS:
+        raise _err("unknown_action", f"action must be one of {', '.join(ACTIONS)}", 422)
+    data: dict[str, Any] = {"action": action}
+    if action == "message":
+        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+            raise _err("malformed_payload", "a message needs `text` (1-2000 characters)", 422)
+        msg = {"text": text.strip(), "at": now.isoformat(), "from": actor.name or "Examiner"}
+        attempt.messages = [*(attempt.messages or []), msg]
+        data["text"] = msg["text"]
+    elif action == "pause":
+        if attempt.status != Status.IN_PROGRESS.value:
+            raise _err("invalid_state", f"only an attempt in progress can be paused (it is {attempt.status})")
+        attempt.status = Status.PAUSED.value
+        attempt.paused_at = now
+        data["reason"] = reason
+    elif action == "resume":
+        if attempt.status != Status.PAUSED.value:
+            raise _err("invalid_state", f"only a paused attempt can be resumed (it is {attempt.status})")
+        shift = timing.resume_shift(attempt.paused_at, now)
+        attempt.paused_total_s += shift.total_seconds()
+        if attempt.deadline_at is not None:
+            attempt.deadline_at += shift
+        attempt.paused_at = None
+        attempt.status = Status.IN_PROGRESS.value
+        data["paused_s"] = round(shift.total_seconds(), 3)
+    elif action == "extend":
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 < seconds <= 24 * 3600:
+            raise _err("malformed_payload", "extend needs `seconds` between 1 and 86400", 422)
+        if attempt.status not in OPEN:
+            raise _err("session_closed", f"the attempt is already {attempt.status}")
+        if attempt.deadline_at is None:
+            raise _err("invalid_state", "the attempt is untimed")
+        attempt.deadline_at += timedelta(seconds=seconds)
+        attempt.extended_s += seconds
+        data["seconds"] = seconds
+    elif action == "terminate":
+        if attempt.status not in OPEN:
+            raise _err("session_closed", f"the attempt is already {attempt.status}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise _err("malformed_payload", "terminate needs a `reason`", 422)
+        data["reason"] = reason.strip()[:500]
+    eventlog.append(session, attempt, "examiner_action", data, at=now, actor_id=actor.id)
+    if action == "terminate":
+        close_attempt(session, attempt, now=now, reason="terminated", actor_id=actor.id, status=Status.TERMINATED.value)
+    session.flush()
+    return attempt
+
+
+def get_for_viewer(session: Session, user: User, session_id: str) -> ExamSession:
+    """An attempt for its learner, or for staff of its exam."""
+    attempt = load_attempt(session, session_id)
+    if attempt.user_id == user.id or exam_services.is_examiner_of(session, user, attempt.exam_id):
+        return attempt
+    raise _err("session_not_found", "no such attempt", 404)

@@ -1,0 +1,211 @@
+"""The `/exam` Socket.IO namespace: thin handlers that validate, call a service, commit, then ack and emit.
+
+An ack is sent only after the commit. Handlers never keep state that matters in
+memory: the attempt, its connection and its sequence numbers live in the
+database; the per-connection socket session only remembers who connected and
+which attempt they joined.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from flask import current_app, request, session as socket_session
+from flask_socketio import ConnectionRefusedError, Namespace, disconnect, emit, join_room
+
+from item_bank.errors import DomainError
+
+from ..auth.models import User
+from ..auth.services import user_for_token
+from ..db import get_db, utcnow
+from ..errors import ack_error
+from ..extensions import socketio
+from . import metrics, services
+from .schemas import AnswerSchema, FlagSchema, JoinSchema, NavigateSchema, SubmitSchema, TimeSchema
+
+log = logging.getLogger("exam_engine.sockets")
+NAMESPACE = "/exam"
+
+
+def room_of(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def exam_room(exam_id: int) -> str:
+    """Examiners watching an exam join this room (the /monitor namespace)."""
+    return f"exam:{exam_id}"
+
+
+def authenticate_socket(auth: Any) -> int:
+    """The user id for a connecting socket: a bearer token in `auth`, or the browser's cookie session."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    db = get_db().session()
+    try:
+        if token:
+            try:
+                return user_for_token(db, token, now=utcnow()).id
+            except DomainError as exc:
+                raise ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+        from flask import session as cookie
+        user_id = cookie.get("user_id")
+        if user_id is not None:
+            user = db.get(User, user_id)
+            if user is not None and user.is_active and cookie.get("epoch") == user.auth_epoch:
+                return user.id
+        raise ConnectionRefusedError({"code": "unauthorized", "message": "send {token} in the auth payload or log in"})
+    finally:
+        db.close()
+
+
+def _client_ip() -> str | None:
+    forwarded = request.headers.get("X-Forwarded-For") if current_app.config.get("TRUST_PROXY") else None
+    return (forwarded.split(",")[0].strip() if forwarded else request.remote_addr) or None
+
+
+class ExamNamespace(Namespace):
+    """Learners' attempts: join, answer, flag, navigate, submit, time."""
+
+    def on_connect(self, auth=None):  # noqa: ANN001
+        socket_session["user_id"] = authenticate_socket(auth)
+        socket_session.pop("session_id", None)
+        metrics.CONNECTED.inc()
+
+    def on_disconnect(self, *_args):  # noqa: ANN002
+        metrics.CONNECTED.dec()
+        session_id = socket_session.get("session_id")
+        if not session_id:
+            return
+        db = get_db().session()
+        try:
+            attempt = services.disconnect(db, request.sid, session_id, now=utcnow())
+            db.commit()
+            if attempt is not None:
+                notify_examiners(attempt)
+        except Exception:  # noqa: BLE001 - a failed bookkeeping must not crash the server
+            db.rollback()
+            log.exception("disconnect bookkeeping failed", extra={"session_id": session_id})
+        finally:
+            db.close()
+
+    def _run(self, schema, payload: Any, work: Callable, *, needs_join: bool = True) -> dict:  # noqa: ANN001
+        """Validate, call the service in one transaction, commit, and return the ack (or the error ack)."""
+        t0 = time.perf_counter()
+        if not isinstance(payload, dict):
+            return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
+        db = get_db().session()
+        try:
+            data = schema().load(payload)
+            if needs_join and socket_session.get("session_id") != data["session_id"]:
+                return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
+            user = db.get(User, socket_session["user_id"])
+            if user is None or not user.is_active:
+                disconnect()
+                return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}
+            ack, after = work(db, user, data)
+            db.commit()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an error ack
+            db.rollback()
+            ack, after = ack_error(exc), None
+            if ack["error"]["code"] == "internal_error":
+                log.exception("socket handler failed")
+        finally:
+            db.close()
+        metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
+        if after is not None:
+            after()  # emits go out after the commit
+        return ack
+
+    def on_join(self, payload=None):  # noqa: ANN001
+        def work(db, user, data):  # noqa: ANN001
+            state, superseded = services.join(db, user, data["session_id"], sid=request.sid, now=utcnow(),
+                                              ip=_client_ip(), user_agent=request.headers.get("User-Agent"))
+
+            def after():
+                socket_session["session_id"] = data["session_id"]
+                join_room(room_of(data["session_id"]))
+                if superseded:
+                    socketio.emit("status", {"session_id": data["session_id"], "status": "superseded",
+                                             "reason": "another window or device took over this attempt"},
+                                  to=superseded, namespace=NAMESPACE)
+                    socketio.server.leave_room(superseded, room_of(data["session_id"]), namespace=NAMESPACE)
+                notify_examiners_by_id(data["session_id"])
+            return {"ok": True, "session": state}, after
+        return self._run(JoinSchema, payload, work, needs_join=False)
+
+    def on_answer(self, payload=None):  # noqa: ANN001
+        def work(db, user, data):  # noqa: ANN001
+            ack = services.record_answer(db, user, data["session_id"], item_id=data["item_id"],
+                                         response=data["response"], seq=data["seq"], now=utcnow())
+            metrics.ANSWERS.inc()
+            return ack, (lambda: notify_examiners_by_id(data["session_id"], light=True))
+        return self._run(AnswerSchema, payload, work)
+
+    def on_flag(self, payload=None):  # noqa: ANN001
+        def work(db, user, data):  # noqa: ANN001
+            return services.set_flag(db, user, data["session_id"], item_id=data["item_id"], flagged=data["flagged"],
+                                     seq=data["seq"], now=utcnow()), None
+        return self._run(FlagSchema, payload, work)
+
+    def on_navigate(self, payload=None):  # noqa: ANN001
+        def work(db, user, data):  # noqa: ANN001
+            return services.navigate(db, user, data["session_id"], position=data["position"], seq=data["seq"],
+                                     now=utcnow()), None
+        return self._run(NavigateSchema, payload, work)
+
+    def on_submit(self, payload=None):  # noqa: ANN001
+        def work(db, user, data):  # noqa: ANN001
+            ack = services.submit(db, user, data["session_id"], seq=data["seq"], now=utcnow())
+
+            def after():
+                emit_status(data["session_id"], ack["status"], "submitted")
+                notify_examiners_by_id(data["session_id"])
+            return ack, after
+        return self._run(SubmitSchema, payload, work)
+
+    def on_time(self, payload=None):  # noqa: ANN001
+        def work(db, user, data):  # noqa: ANN001
+            attempt = services.learner_attempt(db, user, data["session_id"])
+            return {"ok": True, **services.time_payload(attempt, utcnow())}, None
+        return self._run(TimeSchema, payload, work, needs_join=False)
+
+    def trigger_event(self, event, *args):  # noqa: ANN001, ANN002
+        """Unknown events get an error ack instead of vanishing."""
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None and event not in ("connect", "disconnect"):
+            return {"ok": False, "error": {"code": "unknown_event", "message": f"no event {event!r} on {NAMESPACE}"}}
+        return super().trigger_event(event, *args)
+
+
+def emit_status(session_id: str, status: str, reason: str) -> None:
+    socketio.emit("status", {"session_id": session_id, "status": status, "reason": reason},
+                  to=room_of(session_id), namespace=NAMESPACE)
+
+
+def emit_time(attempt, now=None) -> None:  # noqa: ANN001
+    socketio.emit("time", services.time_payload(attempt, now or utcnow()), to=room_of(attempt.id), namespace=NAMESPACE)
+
+
+def emit_message(session_id: str, message: dict) -> None:
+    socketio.emit("message", {"session_id": session_id, **message}, to=room_of(session_id), namespace=NAMESPACE)
+
+
+#: Set by the monitor module: fn(attempt or session id, light=bool) pushes an update to examiners.
+EXAMINER_NOTIFIERS: list = []
+
+
+def notify_examiners(attempt, light: bool = False) -> None:  # noqa: ANN001
+    for fn in EXAMINER_NOTIFIERS:
+        fn(attempt.id, light=light)
+
+
+def notify_examiners_by_id(session_id: str, light: bool = False) -> None:
+    for fn in EXAMINER_NOTIFIERS:
+        fn(session_id, light=light)
+
+
+def register(app) -> None:  # noqa: ANN001
+    """Add the namespace once (the SocketIO object outlives test apps; init_app re-binds it)."""
+    if not any(h.namespace == NAMESPACE for h in socketio.namespace_handlers):
+        socketio.on_namespace(ExamNamespace(NAMESPACE))

@@ -1,0 +1,113 @@
+"""Background jobs of each worker: heartbeat (with outage credit), the sweeper, and `time` pushes.
+
+They run in every worker; the database makes them safe to run many times at
+once (conditional updates claim each attempt and each outage exactly once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+from flask import Flask
+from sqlalchemy import select
+
+from ..db import get_db, utcnow
+from ..extensions import socketio
+from . import metrics, services
+from .models import ExamSession
+from .statuses import OPEN
+
+log = logging.getLogger("exam_engine.sweeper")
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_heartbeat_once(app: Flask) -> float:
+    """One heartbeat; returns the outage credited (and pushes new times to learners when > 0)."""
+    with app.app_context():
+        db = get_db().session()
+        try:
+            credit = services.heartbeat(db, now=utcnow(), worker=WORKER,
+                                        outage_threshold_s=app.config["OUTAGE_THRESHOLD_S"])
+            db.commit()
+        except Exception:  # noqa: BLE001
+            db.rollback()
+            log.exception("heartbeat failed")
+            return 0.0
+        finally:
+            db.close()
+        if credit:
+            metrics.OUTAGE_CREDIT.inc(credit)
+            push_times(app)
+        return credit
+
+
+def run_sweep_once(app: Flask) -> list[tuple[str, float]]:
+    """Close every attempt past deadline + grace; emit their status after the commit."""
+    from .sockets import emit_status, notify_examiners_by_id
+    with app.app_context():
+        db = get_db().session()
+        try:
+            closed = services.sweep_expired(db, now=utcnow())
+            statuses = {sid: db.get(ExamSession, sid).status for sid, _ in closed}
+            db.commit()
+        except Exception:  # noqa: BLE001
+            db.rollback()
+            log.exception("sweep failed")
+            return []
+        finally:
+            db.close()
+        for session_id, lateness in closed:
+            metrics.SWEPT.inc()
+            metrics.SWEEP_LATENESS.observe(max(lateness, 0))
+            emit_status(session_id, statuses[session_id], "time_expired")
+            notify_examiners_by_id(session_id)
+            log.info("attempt closed at deadline", extra={"session_id": session_id, "lateness_s": round(lateness, 3)})
+        return closed
+
+
+def push_times(app: Flask) -> int:
+    """Send every open attempt its remaining time (learners correct their countdowns)."""
+    from .sockets import emit_time
+    with app.app_context():
+        db = get_db().session()
+        try:
+            attempts = db.scalars(select(ExamSession).where(ExamSession.status.in_(OPEN))).all()
+        finally:
+            db.close()
+        now = utcnow()
+        for attempt in attempts:
+            emit_time(attempt, now)
+        return len(attempts)
+
+
+def heartbeat_job(app: Flask) -> None:
+    interval = app.config["HEARTBEAT_INTERVAL_S"]
+    while True:
+        run_heartbeat_once(app)
+        socketio.sleep(interval)
+
+
+def sweeper_job(app: Flask) -> None:
+    interval = app.config["SWEEP_INTERVAL_S"]
+    while True:
+        t0 = time.monotonic()
+        run_sweep_once(app)
+        socketio.sleep(max(0.05, interval - (time.monotonic() - t0)))
+
+
+def time_sync_job(app: Flask) -> None:
+    interval = app.config["TIME_SYNC_INTERVAL_S"]
+    while True:
+        socketio.sleep(interval)
+        try:
+            push_times(app)
+        except Exception:  # noqa: BLE001
+            log.exception("time sync failed")
+
+
+def register_jobs() -> None:
+    from ..jobs import JOBS
+    JOBS.update({"heartbeat": heartbeat_job, "sweeper": sweeper_job, "time_sync": time_sync_job})

@@ -1,0 +1,234 @@
+"""Delivery over /exam: join, answers (every type), replays, errors, submit, results."""
+
+from __future__ import annotations
+
+import pytest
+
+RESPONSES = {
+    "choice": ["paris"], "multi": ["two", "three"], "text_entry": "Au", "numeric": 3.141,
+    "order": ["mercury", "venus", "earth"], "match": [["fr", "paris"], ["de", "berlin"]], "inline_choice": {"g1": "a100"},
+}
+
+
+def by_title(state) -> dict:
+    titles = {"Capital of France": "choice", "Prime numbers": "multi", "Chemical symbol": "text_entry", "Pi": "numeric",
+              "Planets": "order", "Countries": "match", "Cloze": "inline_choice", "Essay": "extended_text"}
+    return {titles[i["title"]]: i for i in state["items"]}
+
+
+def emit(sc, event, payload):  # noqa: ANN001
+    return sc.emit(event, payload, namespace="/exam", callback=True)
+
+
+def test_join_returns_form_without_keys(started):
+    _, session_id, _, state = started
+    assert state["id"] == session_id and state["status"] == "in_progress"
+    assert 595 < state["remaining_s"] <= 600
+    assert len(state["items"]) == 7 and state["responses"] == {} and state["last_seq"] == 0
+    text = str(state["items"])
+    for secret in ("scoring", "correct", "accepted", "pairs", "correct_order", "'value'"):
+        assert secret not in text
+
+
+def test_answer_every_type_then_submit_scores(started, client, learner, auth):
+    _, session_id, sc, state = started
+    items = by_title(state)
+    for seq, (kind, response) in enumerate(RESPONSES.items(), start=1):
+        ack = emit(sc, "answer", {"session_id": session_id, "item_id": items[kind]["item_id"], "response": response, "seq": seq})
+        assert ack == {"ok": True, "seq": seq}, (kind, ack)
+    # A reload (new connection) gets every answer back.
+    state2 = emit(sc, "join", {"session_id": session_id})["session"]
+    assert len(state2["responses"]) == 7 and state2["last_seq"] == 7
+    ack = emit(sc, "submit", {"session_id": session_id, "seq": 8})
+    assert ack["ok"] and ack["status"] == "scored"
+    again = emit(sc, "submit", {"session_id": session_id, "seq": 9})
+    assert again["ok"] and again["status"] == "scored"
+    result = client.get(f"/api/v1/sessions/{session_id}/result", headers=auth(learner)).get_json()
+    assert result["passed"] is True and result["score"] == pytest.approx(result["max_score"])
+    assert result["log_head"] and len(result["log_head"]) == 64
+    late = emit(sc, "answer", {"session_id": session_id, "item_id": items["choice"]["item_id"], "response": ["lyon"], "seq": 10})
+    assert late["error"]["code"] == "session_closed"
+
+
+def test_replays_and_out_of_order(started, db):
+    _, session_id, sc, state = started
+    item_id = by_title(state)["choice"]["item_id"]
+    assert emit(sc, "answer", {"session_id": session_id, "item_id": item_id, "response": ["lyon"], "seq": 5})["ok"]
+    dup = emit(sc, "answer", {"session_id": session_id, "item_id": item_id, "response": ["lyon"], "seq": 5})
+    assert dup == {"ok": True, "seq": 5, "duplicate": True}
+    older = emit(sc, "answer", {"session_id": session_id, "item_id": item_id, "response": ["nice"], "seq": 3})
+    assert older["ok"] and older["stale"] is True
+    state = emit(sc, "join", {"session_id": session_id})["session"]
+    assert state["responses"][str(item_id)] == ["lyon"]  # the newer answer won
+    assert state["last_seq"] == 5
+
+
+def test_every_refusal_has_a_code(started, socket_for, make_user, client, auth, make_exam):
+    exam_id, session_id, sc, state = started
+    item_id = by_title(state)["choice"]["item_id"]
+    cases = [
+        ("answer", "not a dict", "malformed_payload"),
+        ("answer", {"session_id": session_id}, "malformed_payload"),
+        ("answer", {"session_id": session_id, "item_id": "x", "response": [], "seq": 1}, "malformed_payload"),
+        ("answer", {"session_id": session_id, "item_id": item_id, "response": ["a"], "seq": 1, "extra": 1}, "malformed_payload"),
+        ("answer", {"session_id": session_id, "item_id": item_id, "response": ["a"], "seq": 0}, "malformed_payload"),
+        ("answer", {"session_id": session_id, "item_id": 999999, "response": ["a"], "seq": 1}, "unknown_item"),
+        ("answer", {"session_id": session_id, "item_id": item_id, "response": ["rome"], "seq": 1}, "invalid_response_shape"),
+        ("answer", {"session_id": session_id, "item_id": item_id, "response": "paris", "seq": 1}, "invalid_response_shape"),
+        ("answer", {"session_id": "f" * 32, "item_id": item_id, "response": ["paris"], "seq": 1}, "not_joined"),
+        ("navigate", {"session_id": session_id, "position": 99, "seq": 1}, "malformed_payload"),
+        ("bogus_event", {"session_id": session_id}, "unknown_event"),
+    ]
+    for event, payload, code in cases:
+        ack = emit(sc, event, payload)
+        assert ack["ok"] is False and ack["error"]["code"] == code, (event, payload, ack)
+        assert ack["error"]["message"]
+    numeric_id = by_title(state)["numeric"]["item_id"]
+    nan = emit(sc, "answer", {"session_id": session_id, "item_id": numeric_id, "response": float("nan"), "seq": 2})
+    assert nan["error"]["code"] in ("invalid_response_shape", "malformed_payload")
+    # Another learner cannot join, read or write this attempt.
+    intruder = make_user("learner")
+    other = socket_for(intruder)
+    assert emit(other, "join", {"session_id": session_id})["error"]["code"] == "session_not_found"
+    assert emit(other, "time", {"session_id": session_id})["error"]["code"] == "session_not_found"
+    assert client.get(f"/api/v1/sessions/{session_id}", headers=auth(intruder)).status_code == 404
+
+
+def test_socket_refuses_without_valid_token(app, client):
+    from exam_engine.extensions import socketio
+    sc = socketio.test_client(app, namespace="/exam", auth={"token": "forged"}, flask_test_client=client)
+    assert not sc.is_connected("/exam")
+    sc2 = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    assert not sc2.is_connected("/exam")
+
+
+def test_flag_and_navigation(started):
+    _, session_id, sc, state = started
+    item_id = state["items"][2]["item_id"]
+    assert emit(sc, "flag", {"session_id": session_id, "item_id": item_id, "flagged": True, "seq": 1})["ok"]
+    assert emit(sc, "navigate", {"session_id": session_id, "position": 4, "seq": 2})["position"] == 4
+    assert emit(sc, "navigate", {"session_id": session_id, "position": 1, "seq": 3})["ok"]  # free navigation goes back
+    state = emit(sc, "join", {"session_id": session_id})["session"]
+    assert state["flagged"] == [item_id] and state["position"] == 1
+
+
+def test_linear_navigation(client, make_exam, learner, auth, socket_for):
+    exam_id = make_exam(navigation="linear")
+    session_id = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(learner)).get_json()["id"]
+    sc = socket_for(learner)
+    state = emit(sc, "join", {"session_id": session_id})["session"]
+    first, second = state["items"][0]["item_id"], state["items"][1]
+    locked = emit(sc, "answer", {"session_id": session_id, "item_id": second["item_id"], "response": None, "seq": 1})
+    assert locked["error"]["code"] == "item_locked"
+    assert emit(sc, "answer", {"session_id": session_id, "item_id": first, "response": None, "seq": 2})["ok"]
+    assert emit(sc, "navigate", {"session_id": session_id, "position": 1, "seq": 3})["ok"]
+    back = emit(sc, "navigate", {"session_id": session_id, "position": 0, "seq": 4})
+    assert back["error"]["code"] == "navigation_locked"
+
+
+def test_start_is_idempotent_and_eligibility(client, make_exam, learner, auth, make_user):
+    exam_id = make_exam(max_attempts=1)
+    h = auth(learner)
+    first = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=h)
+    again = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=h)
+    assert first.status_code == 201 and again.status_code == 200 and first.get_json()["id"] == again.get_json()["id"]
+    listing = client.get("/api/v1/exams", headers=h).get_json()["items"][0]
+    assert listing["attempts_left"] == 0 and listing["active_session_id"] == first.get_json()["id"]
+    instr = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(make_user("instructor")))
+    assert instr.status_code == 403 and instr.get_json()["error"]["code"] == "role_required"
+    assert client.post("/api/v1/exams/424242/sessions", headers=h).get_json()["error"]["code"] == "exam_not_found"
+
+
+def test_window_and_attempts_and_cooldown(client, make_exam, learner, auth, db):
+    from datetime import timedelta
+    from exam_engine.db import utcnow
+    from exam_engine.sessions.models import ExamSession
+    h = auth(learner)
+    future = make_exam(opens_at=(utcnow() + timedelta(hours=1)).isoformat())
+    resp = client.post(f"/api/v1/exams/{future}/sessions", headers=h)
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "exam_not_open"
+    past = make_exam(opens_at=(utcnow() - timedelta(hours=2)).isoformat(), closes_at=(utcnow() - timedelta(hours=1)).isoformat())
+    assert client.post(f"/api/v1/exams/{past}/sessions", headers=h).get_json()["error"]["code"] == "exam_closed"
+    cool = make_exam(max_attempts=2, cooldown_s=3600)
+    sid = client.post(f"/api/v1/exams/{cool}/sessions", headers=h).get_json()["id"]
+    attempt = db.get(ExamSession, sid)
+    attempt.status, attempt.submitted_at, attempt.active_key = "scored", utcnow(), None
+    db.commit()
+    resp = client.post(f"/api/v1/exams/{cool}/sessions", headers=h)
+    assert resp.status_code == 429 and resp.get_json()["error"]["code"] == "cooldown"
+    assert resp.get_json()["error"]["details"]["retry_after_s"] > 3500
+    attempt.submitted_at = utcnow() - timedelta(hours=2)
+    db.commit()
+    sid2 = client.post(f"/api/v1/exams/{cool}/sessions", headers=h).get_json()["id"]
+    attempt2 = db.get(ExamSession, sid2)
+    attempt2.status, attempt2.submitted_at, attempt2.active_key = "scored", utcnow() - timedelta(hours=2), None
+    db.commit()
+    assert client.post(f"/api/v1/exams/{cool}/sessions", headers=h).get_json()["error"]["code"] == "no_attempts_left"
+
+
+def test_publish_refuses_unassemblable(client, bank_items, make_exam):
+    bank_id, ids, h = bank_items
+    draft = make_exam(publish=False, sections=[{"id": "s", "pool": {"bank_ids": [bank_id], "types": ["match"]}, "draw": 3}])
+    resp = client.post(f"/api/v1/exams/{draft}/publish", headers=h)
+    assert resp.status_code == 422 and resp.get_json()["error"]["code"] == "exam_not_assemblable"
+    assert "sections.s.draw" in resp.get_json()["error"]["details"]
+    client.post(f"/api/v1/items/{ids['order']}/versions/1/retire", headers=h)
+    retired = make_exam(publish=False, sections=[{"id": "s", "items": [ids["order"]]}])
+    resp = client.post(f"/api/v1/exams/{retired}/publish", headers=h)
+    assert resp.status_code == 422 and "retired" in resp.get_json()["error"]["message"]
+
+
+def test_pool_draw_is_seeded_and_distinct(client, bank_items, make_exam, make_user, auth, db):
+    from exam_engine.exams.assembly import assemble_form
+    bank_id, ids, h = bank_items
+    exam_id = make_exam(sections=[{"id": "a", "pool": {"bank_ids": [bank_id]}, "draw": 3, "shuffle_items": True},
+                                  {"id": "b", "pool": {"bank_ids": [bank_id]}, "draw": 3}])
+    sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(make_user("learner"))).get_json()["id"]
+    from exam_engine.sessions.models import ExamSession
+    from exam_engine.exams.models import ExamVersion
+    attempt = db.get(ExamSession, sid)
+    items = [e["item_id"] for e in attempt.form]
+    assert len(items) == 6 == len(set(items))
+    defn = db.get(ExamVersion, attempt.exam_version_id).definition
+    item_of = {int(k): v for k, v in defn["resolved"]["item_of"].items()}
+    assert assemble_form(defn["sections"], defn["resolved"]["candidates"], item_of, attempt.seed) == attempt.form
+
+
+def test_exam_versions_freeze(client, make_exam, bank_items):
+    _, ids, h = bank_items
+    exam_id = make_exam()
+    edited = client.put(f"/api/v1/exams/{exam_id}", headers=h,
+                        json={"definition": {"title": "v2", "sections": [{"id": "m", "items": [ids["choice"]]}]}}).get_json()
+    assert edited["version"] == 2 and edited["status"] == "draft" and edited["live_version"] == 1
+    assert client.post(f"/api/v1/exams/{exam_id}/publish", headers=h).get_json()["live_version"] == 2
+
+
+def test_exam_definition_validation(client, bank_items):
+    _, ids, h = bank_items
+    bad = [
+        {"title": "x", "sections": []},
+        {"title": "x", "sections": [{"id": "a"}]},
+        {"title": "x", "sections": [{"id": "a", "pool": {"tags": ["t"]}}]},
+        {"title": "x", "sections": [{"id": "a", "items": [ids["choice"]]}], "navigation": "sideways"},
+        {"title": "x", "sections": [{"id": "a", "items": [ids["choice"]]}], "pass": {"mode": "percentage", "cut_score": 150}},
+        {"title": "x", "sections": [{"id": "a", "items": [ids["choice"]]}], "opens_at": "2030-01-02T00:00:00+00:00",
+         "closes_at": "2030-01-01T00:00:00+00:00"},
+    ]
+    for definition in bad:
+        resp = client.post("/api/v1/exams", headers=h, json={"definition": definition})
+        assert resp.status_code == 422, (definition, resp.get_json())
+
+
+def test_result_release_policies(client, make_exam, learner, auth, socket_for, bank_items):
+    _, _, h = bank_items
+    exam_id = make_exam(release="manual")
+    lh = auth(learner)
+    sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=lh).get_json()["id"]
+    sc = socket_for(learner)
+    emit(sc, "join", {"session_id": sid})
+    emit(sc, "submit", {"session_id": sid, "seq": 1})
+    resp = client.get(f"/api/v1/sessions/{sid}/result", headers=lh)
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "result_not_released"
+    assert client.get(f"/api/v1/sessions/{sid}/result", headers=h).status_code == 200  # staff always see it
+    client.post(f"/api/v1/exams/{exam_id}/release", headers=h)
+    assert client.get(f"/api/v1/sessions/{sid}/result", headers=lh).get_json()["passed"] is False
