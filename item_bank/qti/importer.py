@@ -31,6 +31,7 @@ EXT_NS = "urn:x-exam-engine:qti:1"
 
 Progress = Callable[[int, int, str], None]
 
+_SPLIT = '<span data-gap="ee-split-9f2c"></span>'
 _OPTION_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 SUPPORTED = {
@@ -293,12 +294,43 @@ class _ItemContext:
         self.reasons: list[str] = []
         self.partial = False
         self.media: list[str] = []
+        self.pending: list[str] = []
 
     def lose(self, reason: str) -> None:
         """Something of the item is not imported: status becomes partial."""
         if reason not in self.reasons:
             self.reasons.append(reason)
         self.partial = True
+
+    def defer(self, html: str) -> str:
+        """A token standing for `html` until `resolve` sanitises every fragment of the item at once."""
+        self.pending.append(html)
+        return f"\x00{len(self.pending) - 1}\x00"
+
+    def resolve(self, item: dict[str, Any]) -> None:
+        """Sanitise the deferred fragments in one nh3 call (per-call setup dominates) and fill them in."""
+        if not self.pending:
+            return
+        joined = _SPLIT.join(self.pending)
+        clean = _sanitize(joined, self)
+        parts = clean.split(_SPLIT)
+        if len(parts) != len(self.pending):  # the parser moved a separator: fragment by fragment
+            parts = [sanitize_html(h) for h in self.pending]
+        parts = [_tidy(p) for p in parts]
+        token = re.compile(r"\x00(\d+)\x00")
+
+        def fill(value):
+            if isinstance(value, str):
+                return token.sub(lambda m: parts[int(m.group(1))], value)
+            if isinstance(value, list):
+                return [fill(v) for v in value]
+            if isinstance(value, dict):
+                return {k: fill(v) for k, v in value.items()}
+            return value
+
+        item["stem"] = fill(item["stem"])
+        item["interaction"] = fill(item["interaction"])
+        self.pending = []
 
     def note(self, reason: str) -> None:
         """A mapping choice worth telling, nothing lost."""
@@ -416,9 +448,6 @@ def _convert(root, identifier: str, ctx: _ItemContext, meta: dict, ext: dict) ->
     item_type, interaction, candidates, probes = builder(interactions, decls, ctx, body)
     scoring = _choose_scoring(root, item_type, interactions, decls, outcomes, outcome_attrs, candidates, probes, ctx, ext)
     stem = _body_html(body, ctx)
-    if not stem.strip():
-        stem = f"<p>{_escape(title)}</p>"
-        ctx.note("empty item body: the title is used as the stem")
     language = root.get("xml-lang") or meta.get("language") or "en"
     metadata = {"tags": list(dict.fromkeys(meta.get("keywords", []))), "objectives": [], "language": language}
     if ext.get("metadata"):
@@ -436,7 +465,7 @@ def _convert(root, identifier: str, ctx: _ItemContext, meta: dict, ext: dict) ->
                     interaction[key] = extra_i[key]
         except ValueError:
             pass
-    return {
+    item = {
         "type": item_type,
         "title": title,
         "stem": stem,
@@ -444,6 +473,11 @@ def _convert(root, identifier: str, ctx: _ItemContext, meta: dict, ext: dict) ->
         "scoring": scoring,
         "metadata": metadata,
     }
+    ctx.resolve(item)
+    if not item["stem"].strip():
+        item["stem"] = f"<p>{_escape(title)}</p>"
+        ctx.note("empty item body: the title is used as the stem")
+    return item
 
 
 def _escape(text: str) -> str:
@@ -1151,8 +1185,7 @@ def _body_html(body, ctx: _ItemContext) -> str:
         if "xml-lang" in el.attrib:
             el.set("lang", el.attrib.pop("xml-lang"))
         el.attrib.pop("xml-base", None)
-    html = _serialize_children(body)
-    return _tidy(_sanitize(html, ctx))
+    return ctx.defer(_serialize_children(body))
 
 
 def _attached(el, root) -> bool:
@@ -1221,7 +1254,7 @@ def _inner_html(el, ctx: _ItemContext) -> str:
     for c in el.iter():
         if isinstance(c.tag, str) and "xml-lang" in c.attrib:
             c.set("lang", c.attrib.pop("xml-lang"))
-    return _tidy(_sanitize(_serialize_children(el), ctx))
+    return ctx.defer(_serialize_children(el))
 
 
 _MEDIA_ATTRS = {"img": ("src",), "audio": ("src",), "video": ("src", "poster"), "source": ("src",), "track": ("src",), "object": ("data",), "a": ("href",)}
