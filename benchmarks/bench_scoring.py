@@ -29,7 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+if __name__ == "__main__" and "--threads" in sys.argv:
+    # BLAS threads must be fixed before numpy loads; applies to both sides alike
+    _n = sys.argv[sys.argv.index("--threads") + 1]
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _n
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,7 +69,8 @@ def machine() -> dict:
 
     return {"nproc": sh("nproc"), "lscpu": sh("lscpu | head -n 15"), "python": sys.version.split()[0],
             "numpy": np.__version__, "platform": platform.platform(),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}
 
 
 # --- IRT calibration -----------------------------------------------------------------
@@ -197,6 +204,7 @@ def bench_cat(args, out: dict) -> None:
                                    sections=rng.choice(["s1", "s2", "s3", "s4"], big_m))
     log(f"[cat] next-item latency, one examinee at a time, {big_m}-item bank, {args.latency_examinees} examinees x {length} items")
     lat: dict[str, list] = {"select": [], "select_balanced_randomesque": [], "next_step": []}
+    cpu: dict[str, list] = {k: [] for k in lat}  # thread CPU time: the code's cost without preemption
     cfg_plain = cat.CatConfig(max_length=length)
     cfg_rich = cat.CatConfig(max_length=length, blueprint={"s1": .4, "s2": .3, "s3": .2, "s4": .1}, randomesque=5)
     r2 = np.random.default_rng(args.seed + 11)
@@ -205,24 +213,30 @@ def bench_cat(args, out: dict) -> None:
         state = cat.CatState()
         for _ in range(length):
             theta_hat, _ = cat.estimate(big, state, cfg_plain)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             cat.select_next_item(big, state, cfg_plain, theta=theta_hat, rng=r2)
             lat["select"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            cpu["select"].append(time.thread_time() - c0)
+            t0, c0 = time.perf_counter(), time.thread_time()
             cat.select_next_item(big, state, cfg_rich, theta=theta_hat, rng=r2)
             lat["select_balanced_randomesque"].append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            cpu["select_balanced_randomesque"].append(time.thread_time() - c0)
+            t0, c0 = time.perf_counter(), time.thread_time()
             step, state = cat.next_step(big, state, cfg_plain, rng=r2)
             lat["next_step"].append(time.perf_counter() - t0)
+            cpu["next_step"].append(time.thread_time() - c0)
             i = step.item_index
             p = 1 / (1 + np.exp(-big.a[i] * (th - big.b[i])))
             state = state.record(i, r2.random() < p)
     res_l = {}
     for name, v in lat.items():
         v = np.array(v) * 1e3
+        c = np.array(cpu[name]) * 1e3
         res_l[name] = {"p50_ms": float(np.percentile(v, 50)), "p99_ms": float(np.percentile(v, 99)),
-                       "max_ms": float(v.max()), "calls": int(v.size)}
-        log(f"  {name:30s} p50 {res_l[name]['p50_ms']:.3f} ms  p99 {res_l[name]['p99_ms']:.3f} ms  ({v.size} calls)")
+                       "max_ms": float(v.max()), "calls": int(v.size),
+                       "cpu_p50_ms": float(np.percentile(c, 50)), "cpu_p99_ms": float(np.percentile(c, 99))}
+        log(f"  {name:30s} wall p50 {res_l[name]['p50_ms']:.3f} ms  p99 {res_l[name]['p99_ms']:.3f} ms | "
+            f"CPU p50 {res_l[name]['cpu_p50_ms']:.3f} ms  p99 {res_l[name]['cpu_p99_ms']:.3f} ms  ({v.size} calls)")
     out["cat_latency_5000"] = res_l
 
 
@@ -230,7 +244,7 @@ def bench_cat(args, out: dict) -> None:
 
 def bench_batch(args, out: dict) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.scoring.test_batch import random_item, random_response
+    from tests.scoring._generators import random_item, random_response
 
     rng = random.Random(args.seed)
     n = args.responses
@@ -278,6 +292,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=20261128)
     p.add_argument("--json", type=Path, help="write the figures to this file")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--threads", type=int, help="BLAS threads for both sides (sets OPENBLAS_NUM_THREADS before numpy loads)")
     args = p.parse_args(argv)
     parts = args.only or ["calibration", "cat", "batch"]
     out: dict = {"machine": machine(), "command": " ".join([Path(sys.executable).as_posix()] + sys.argv)}

@@ -166,8 +166,6 @@ def _accepted(scoring: Mapping, points: float) -> list[tuple[str, float]]:
         raise InvalidScoringRule("text_entry scoring.accepted must be a non-empty list")
     out = []
     for a in accepted:
-        if isinstance(a, str):
-            a = {"value": a}
         if not isinstance(a, Mapping) or not isinstance(a.get("value"), str):
             raise InvalidScoringRule("each accepted answer must be {\"value\": str, \"score\": number}")
         score = a.get("score")

@@ -44,6 +44,8 @@ MODELS = ("rasch", "1PL", "2PL", "3PL")
 A_BOUND = 20.0
 D_BOUND = 40.0
 C_BOUND = 12.0  # bound on logit(c)
+#: patterns x items above which the E-step runs in float32 (see _estep)
+SINGLE_PRECISION_CELLS = 200_000
 
 
 # --- the model ------------------------------------------------------------------
@@ -112,8 +114,9 @@ def _prepare(responses: Any, counts: Any | None) -> _Data:
             raise InvalidData("counts must give one non-negative count per row")
         keep = freq > 0
         patterns, freq = code[keep], freq[keep]
-    mask = (patterns >= 0).astype(float)
-    y = (patterns == 1).astype(float)
+    dt = np.float32 if patterns.size >= SINGLE_PRECISION_CELLS else np.float64
+    mask = (patterns >= 0).astype(dt)
+    y = (patterns == 1).astype(dt)
     return _Data(y, mask, freq, bool(mask.all()))
 
 
@@ -131,28 +134,34 @@ def _curves(a, d, g, nodes):
 
 
 def _estep(data: _Data, p: np.ndarray, log_w: np.ndarray):
-    """Posterior over nodes for each pattern and the marginal log-likelihood."""
+    """Posterior over nodes for each pattern and the marginal log-likelihood.
+
+    The pattern x node products run in ``data.dtype`` (float32 on large data:
+    half the memory traffic; the log-likelihood is summed in float64).
+    """
     logp, logq = np.log(p), np.log1p(-p)
-    if data.complete:
-        ll = data.y @ (logp - logq) + logq.sum(axis=0)[None, :]
-    else:
-        ll = data.y @ (logp - logq) + data.mask @ logq
-    ll += log_w[None, :]
+    dt = data.y.dtype
+    base = log_w + (logq.sum(axis=0) if data.complete else 0.0)
+    ll = data.y @ (logp - logq).astype(dt)
+    if not data.complete:
+        ll += data.mask @ logq.astype(dt)
+    ll += base.astype(dt)[None, :]
     m = ll.max(axis=1, keepdims=True)
-    e = np.exp(ll - m)
-    tot = e.sum(axis=1, keepdims=True)
-    post = e / tot
-    loglik = float((data.freq * (np.log(tot[:, 0]) + m[:, 0])).sum())
-    return post, loglik
+    ll -= m
+    np.exp(ll, out=ll)
+    tot = ll.sum(axis=1, keepdims=True, dtype=np.float64)
+    ll /= tot.astype(dt)
+    loglik = float((data.freq * (np.log(tot[:, 0]) + m[:, 0].astype(np.float64))).sum())
+    return ll, loglik
 
 
 def _expected_counts(data: _Data, post: np.ndarray):
-    pf = post * data.freq[:, None]
-    r = data.y.T @ pf
+    pf = post * data.freq.astype(post.dtype)[:, None]
+    r = (data.y.T @ pf).astype(np.float64)
     if data.complete:
-        n = np.broadcast_to(pf.sum(axis=0)[None, :], r.shape)
+        n = np.broadcast_to(pf.sum(axis=0, dtype=np.float64)[None, :], r.shape)
     else:
-        n = data.mask.T @ pf
+        n = (data.mask.T @ pf).astype(np.float64)
     return r, n
 
 
@@ -203,12 +212,13 @@ class Calibration:
 def calibrate(responses: Any, model: str = "2PL", *, counts: Any | None = None, n_quad: int = 41,
               quadrature_kind: str = "gauss_hermite", max_iter: int = 2000, tol: float = 1e-4,
               c_prior: tuple[float, float] | None = None, se: str | None = "xpd", strict: bool = False,
-              start: Mapping[str, Sequence[float]] | None = None) -> Calibration:
+              start: Mapping[str, Sequence[float]] | None = None, accelerate: bool = True) -> Calibration:
     """Calibrate item parameters by marginal maximum likelihood (EM); see the module docstring.
 
     ``responses``: examinees x items of 0/1/NaN (or distinct patterns with
-    ``counts``). Convergence: the largest change of any parameter between
-    iterations below ``tol``.
+    ``counts``). Convergence: the largest change of any parameter in one EM
+    step below ``tol``. ``accelerate`` extrapolates EM steps (SQUAREM);
+    ``n_iter`` counts EM steps either way.
     """
     if model not in MODELS:
         raise InvalidData(f"unknown model {model!r}; one of {', '.join(MODELS)}")
@@ -274,23 +284,64 @@ def calibrate(responses: Any, model: str = "2PL", *, counts: Any | None = None, 
     if model == "1PL":
         a = np.full(k, 1.0)
 
-    converged, loglik, it = False, -np.inf, 0
-    message = ""
-    for it in range(1, max_iter + 1):
-        p, deriv = _curves(a, d, g, nodes)
-        post, loglik = _estep(data, p, log_w)
-        r, n = _expected_counts(data, post)
-        old = np.concatenate([a, d, g])
-        a, d, g = _mstep(model, a, d, g, p, deriv, r, n, nodes, c_prior)
-        if not (np.isfinite(a).all() and np.isfinite(d).all() and np.isfinite(g).all()):
+    def em_step(x):
+        """One EM step from the packed parameters: (new parameters, log-likelihood at x)."""
+        a_, d_, g_ = x[:k], x[k:2 * k], x[2 * k:]
+        p_, deriv_ = _curves(a_, d_, g_, nodes)
+        post_, ll_ = _estep(data, p_, log_w)
+        r_, n_ = _expected_counts(data, post_)
+        return np.concatenate(_mstep(model, a_, d_, g_, p_, deriv_, r_, n_, nodes, c_prior)), ll_
+
+    def finite(x):
+        return bool(np.isfinite(x).all())
+
+    lo = np.concatenate([np.full(k, -A_BOUND), np.full(k, -D_BOUND), np.full(k, -C_BOUND if model == "3PL" else -np.inf)])
+    hi = -lo
+    conv_part = slice(None) if model == "3PL" else slice(0, 2 * k)
+    x = np.concatenate([a, d, g])
+    converged, it, message = False, 0, ""
+    change = np.array([np.inf])
+    # EM accelerated by SQUAREM (Varadhan & Roland 2008, scheme S3), with a
+    # fall back to the plain EM step whenever extrapolation lowers the likelihood.
+    while it < max_iter:
+        x1, ll0 = em_step(x)
+        it += 1
+        change = np.abs(x1 - x)[conv_part]
+        if not finite(x1):
             message = "parameters diverged (non-finite) during EM"
             break
-        change = np.abs(np.concatenate([a, d, g]) - old)
-        if model != "3PL":
-            change = change[: 2 * k]
         if change.max() < tol:
-            converged = True
+            x, converged = x1, True
             break
+        if not accelerate or it >= max_iter:
+            x = x1
+            continue
+        x2, ll1 = em_step(x1)
+        it += 1
+        if not finite(x2):
+            message = "parameters diverged (non-finite) during EM"
+            break
+        r_ = x1 - x
+        v_ = x2 - x1 - r_
+        nv = np.linalg.norm(v_)
+        if nv == 0 or it >= max_iter:
+            x = x2
+            continue
+        alpha = min(-1.0, -np.linalg.norm(r_) / nv)
+        xp = np.clip(x - 2 * alpha * r_ + alpha * alpha * v_, lo, hi)
+        if model == "1PL":
+            xp[:k] = xp[:k].mean()
+        x3, llp = em_step(xp)
+        it += 1
+        if finite(x3) and llp >= ll1 - 1e-9 * abs(ll1):
+            change = np.abs(x3 - xp)[conv_part]
+            x = x3
+            if change.max() < tol:
+                converged = True
+                break
+        else:
+            x = x2
+    a, d, g = x[:k], x[k:2 * k], x[2 * k:]
     p, deriv = _curves(a, d, g, nodes)
     post, loglik = _estep(data, p, log_w)
     if not message:
@@ -439,6 +490,8 @@ def _unpack(model, theta, a, d, g):
 
 
 def _covariance(method, model, data, a, d, g, nodes, log_w, c_prior):
+    if data.y.dtype != np.float64:  # differences of gradients need double precision
+        data = _Data(data.y.astype(np.float64), data.mask.astype(np.float64), data.freq, data.complete)
     scores, idx = _person_scores(model, data, a, d, g, nodes, log_w, c_prior)
     if method == "xpd":
         info = (scores * data.freq[:, None]).T @ scores

@@ -30,7 +30,7 @@ import numbers
 import re
 from typing import Any, Callable, Mapping
 
-from .errors import InvalidResponse, UnknownItemType
+from .errors import InvalidResponse, InvalidScoringRule, UnknownItemType
 
 OPTION_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 TEXT_ENTRY_MAX_CHARS = 1_000
@@ -47,6 +47,16 @@ def _option_ids(options: Any, what: str = "options") -> list[str] | None:
         else:
             ids.append(opt)
     return [str(i) for i in ids]
+
+
+def _int_field(interaction: Mapping, name: str, default: int) -> int:
+    """A non-negative integer field of the interaction (an authoring error otherwise)."""
+    value = interaction.get(name, default)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidScoringRule(f"interaction.{name} must be a non-negative integer", code="invalid_interaction")
+    return value
 
 
 def _require_list(response: Any, what: str) -> list:
@@ -92,7 +102,7 @@ def validate_choice(interaction: Mapping | None, response: Any) -> list[str] | N
     if interaction is not None:
         known = _option_ids(interaction.get("options"))
         _check_known(ids, known, "option")
-        max_choices = int(interaction.get("max_choices", 1) or 0)
+        max_choices = _int_field(interaction, "max_choices", 1)
         if max_choices > 0 and len(ids) > max_choices:
             raise InvalidResponse("too_many_choices", f"{len(ids)} choices given, at most {max_choices} allowed")
     return ids
@@ -162,7 +172,7 @@ def validate_match(interaction: Mapping | None, response: Any) -> list[tuple[str
     if interaction is not None:
         _check_known([p[0] for p in pairs], _option_ids(interaction.get("left")), "left id")
         _check_known([p[1] for p in pairs], _option_ids(interaction.get("right")), "right id")
-        max_assoc = int(interaction.get("max_associations", 1) or 0)
+        max_assoc = _int_field(interaction, "max_associations", 1)
         if max_assoc > 0:
             counts: dict[str, int] = {}
             for left, _ in pairs:

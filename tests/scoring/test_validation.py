@@ -119,3 +119,11 @@ class TestValidateScoring:
                     {"rubric": {"criteria": [{"id": "c", "levels": [{"points": float("nan")}]}]}}):
             with pytest.raises(InvalidScoringRule):
                 validate_scoring("extended_text", bad)
+
+
+def test_bad_interaction_is_an_authoring_error():
+    with pytest.raises(InvalidScoringRule) as e:
+        validate_response("choice", {"options": opts("a"), "max_choices": "two"}, ["a"])
+    assert e.value.code == "invalid_interaction"
+    with pytest.raises(InvalidScoringRule):
+        validate_response("match", {"left": opts("l"), "right": opts("r"), "max_associations": -1}, [["l", "r"]])
