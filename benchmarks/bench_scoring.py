@@ -194,6 +194,22 @@ def bench_cat(args, out: dict) -> None:
                     "catsim_estimator": "NumericalSearchEstimator (MLE, Dodd's rule for extremes)"})
         res["speedup"] = res["catsim_seconds"] / res["ours_seconds"]
     out["cat_simulation"] = res
+    # exposure control (ours only): the price in RMSE of keeping items from overexposure
+    exp_res = {}
+    for name, cfg in (("max_info", config), ("randomesque_5", cat.CatConfig(max_length=length, randomesque=5))):
+        r_ = cat.simulate(bank, theta, cfg, seed=args.seed)
+        exp_res[name] = {"rmse": r_.rmse, "max_exposure": r_.max_exposure, "unused_share": r_.unused_share,
+                         "seconds": r_.seconds}
+    t0 = time.perf_counter()
+    k_sh = cat.sympson_hetter_parameters(bank, config, r_max=0.25, n_examinees=n, iterations=8, seed=args.seed)
+    t_sh = time.perf_counter() - t0
+    r_ = cat.simulate(bank, theta, cat.CatConfig(max_length=length, sympson_hetter=k_sh), seed=args.seed)
+    exp_res["sympson_hetter_0.25"] = {"rmse": r_.rmse, "max_exposure": r_.max_exposure, "unused_share": r_.unused_share,
+                                      "seconds": r_.seconds, "parameter_derivation_seconds": t_sh}
+    for name, v in exp_res.items():
+        log(f"  exposure {name:22s} RMSE {v['rmse']:.4f}  max exposure {v['max_exposure']:.3f}  "
+            f"unused {v['unused_share']:.1%}  {v['seconds']:.3f} s")
+    out["cat_exposure"] = exp_res
     log(f"  CAT: ours {res['ours_seconds']:.3f} s RMSE {res['ours_rmse']:.4f}"
         + (f" | catsim {res['catsim_seconds']:.3f} s RMSE {res['catsim_rmse']:.4f} | {res['speedup']:.1f}x faster"
            if catsim_ok else ""))

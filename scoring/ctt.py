@@ -153,6 +153,10 @@ class ItemAnalysis:
     items: tuple[ItemStats, ...]
     test: TestStats
 
+    def to_rows(self) -> list[dict]:
+        """One flat dict per item (for a CSV export: the keys are the columns)."""
+        return [{k: v for k, v in asdict(i).items()} for i in self.items]
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["test"]["distribution"]["frequencies"] = {str(k): v for k, v in self.test.distribution.frequencies.items()}

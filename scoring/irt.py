@@ -106,7 +106,10 @@ def _prepare(responses: Any, counts: Any | None) -> _Data:
         raise InvalidData("responses must be 0, 1 or NaN (missing)")
     code = np.where(present, x, -1.0).astype(np.int8)
     if counts is None:
-        patterns, freq = np.unique(code, axis=0, return_counts=True)
+        # rows as opaque byte strings: one 1-D sort instead of a lexicographic one
+        rows = np.ascontiguousarray(code).view(np.dtype((np.void, code.shape[1])))[:, 0]
+        uniq, freq = np.unique(rows, return_counts=True)
+        patterns = uniq.view(np.int8).reshape(-1, code.shape[1])
         freq = freq.astype(float)
     else:
         freq = np.asarray(counts, dtype=float)

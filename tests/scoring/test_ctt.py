@@ -45,6 +45,8 @@ def test_polytomous_and_missing():
     assert a.test.n_complete == 4 and a.test.kr20 is None
     assert a.items[0].item_id == "a"
     a.to_dict()
+    rows = a.to_rows()
+    assert len(rows) == 3 and rows[0]["item_id"] == "a" and "point_biserial_corrected" in rows[0]
 
 
 def test_degenerate_item_gives_nan_not_crash():
