@@ -73,6 +73,31 @@ def demo(password: str) -> None:
     click.echo(summary)
 
 
+@main_group.group("audit")
+def audit() -> None:
+    """Audit attempts' hash-chained logs."""
+
+
+@audit.command("verify")
+@click.argument("session_id")
+@click.pass_obj
+def audit_verify(app: Flask | None, session_id: str) -> None:
+    """Recompute an attempt's hash chain; name the first entry that does not match (exit 1)."""
+    app = app or _app()
+    from .db import get_db
+    from .sessions.eventlog import verify_session
+    with app.app_context():
+        with get_db().session() as session:
+            report = verify_session(session, session_id)
+    if report.length == 0 and not report.ok:
+        raise click.ClickException(f"no attempt {session_id}")
+    if report.ok:
+        click.echo(f"ok: {report.length} entries, head {report.head}")
+        return
+    click.echo(f"TAMPERED: entry {report.first_bad_idx}: {report.reason}")
+    sys.exit(1)
+
+
 def _safe_url(url: str) -> str:
     if "@" in url:
         scheme, rest = url.split("://", 1)

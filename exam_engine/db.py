@@ -16,8 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from item_bank.orm import Base, JSONType, UTCDateTime, utcnow  # noqa: F401  (re-exported)
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    With `immediate` (the default for the app), every SQLite transaction takes the
+    write lock at BEGIN, so read-then-write transactions never fail to upgrade;
+    `immediate=False` gives plain deferred transactions (read-only tools, tests).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
@@ -36,7 +41,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # the first statement so concurrent writers queue instead of failing.
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if "poolclass" not in kwargs:
@@ -49,9 +54,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """The engine and session factory of one app."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, immediate: bool = True) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, immediate=immediate)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:

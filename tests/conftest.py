@@ -106,10 +106,17 @@ def client(app):  # noqa: ANN001
 
 @pytest.fixture
 def db(app):  # noqa: ANN001
-    """A session outside any request, for arranging and checking rows."""
-    session = app.extensions["exam_engine.db"].session()
+    """A session outside any request, for arranging and checking rows.
+
+    Its SQLite transactions are deferred, so a test holding it open never blocks the app's writers.
+    """
+    from exam_engine.db import Database
+
+    database = Database(app.config["DATABASE_URL"], immediate=False)
+    session = database.session()
     yield session
     session.close()
+    database.engine.dispose()
 
 
 @pytest.fixture

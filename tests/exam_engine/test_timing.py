@@ -1,0 +1,229 @@
+"""Server time: deadlines, accommodations, pauses, extensions, window close, the sweeper, outage credit, the log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from exam_engine.db import utcnow
+from exam_engine.sessions import services
+from exam_engine.sessions.eventlog import verify_session
+from exam_engine.sessions.models import ExamSession, ServiceClock, SessionEvent
+from exam_engine.sessions.statuses import STATUSES, Status, is_transition_legal
+
+
+def emit(sc, event, payload):  # noqa: ANN001
+    return sc.emit(event, payload, namespace="/exam", callback=True)
+
+
+def start(client, exam_id, user, auth):  # noqa: ANN001
+    resp = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user))
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+@pytest.mark.parametrize("current", STATUSES)
+@pytest.mark.parametrize("new", STATUSES)
+def test_transition_rule_is_exhaustive(current, new):
+    legal = {("in_progress", "paused"), ("in_progress", "submitted"), ("in_progress", "terminated"),
+             ("paused", "in_progress"), ("paused", "submitted"), ("paused", "terminated"),
+             ("submitted", "pending_grading"), ("submitted", "scored"), ("pending_grading", "scored"),
+             ("pending_grading", "pending_grading"), ("scored", "scored"), ("terminated", "scored"),
+             ("terminated", "pending_grading")}
+    assert is_transition_legal(current, new) == ((current, new) in legal)
+
+
+def test_extra_time_accommodation(client, make_exam, make_user, auth, db):
+    learner = make_user("learner", accommodations={"extra_time_pct": 50})
+    sid = start(client, make_exam(time_limit_s=600), learner, auth)
+    attempt = db.get(ExamSession, sid)
+    assert attempt.allowed_s == 900
+    assert (attempt.deadline_at - attempt.started_at).total_seconds() == pytest.approx(900)
+
+
+def test_deadline_passed_is_refused(started, db):
+    _, sid, sc, state = started
+    attempt = db.get(ExamSession, sid)
+    attempt.deadline_at = utcnow() - timedelta(seconds=attempt.grace_s + 1)
+    db.commit()
+    ack = emit(sc, "answer", {"session_id": sid, "item_id": state["items"][0]["item_id"], "response": None, "seq": 1})
+    assert ack["error"]["code"] == "deadline_passed"
+
+
+def test_answer_within_grace_is_accepted(started, db):
+    _, sid, sc, state = started
+    attempt = db.get(ExamSession, sid)
+    attempt.deadline_at = utcnow() - timedelta(seconds=1)  # past the deadline, inside the 3 s grace
+    db.commit()
+    ack = emit(sc, "answer", {"session_id": sid, "item_id": state["items"][0]["item_id"], "response": None, "seq": 1})
+    assert ack["ok"]
+
+
+def test_sweeper_closes_exactly_once(app, client, make_exam, make_user, auth, db):
+    exam_id = make_exam()
+    sids = [start(client, exam_id, make_user("learner"), auth) for _ in range(3)]
+    for sid in sids[:2]:
+        db.get(ExamSession, sid).deadline_at = utcnow() - timedelta(seconds=10)
+    db.commit()
+    database = app.extensions["exam_engine.db"]
+    s1, s2 = database.session(), database.session()
+    closed1 = services.sweep_expired(s1, now=utcnow())
+    s1.commit()
+    closed2 = services.sweep_expired(s2, now=utcnow())
+    s2.commit()
+    s1.close(), s2.close()
+    assert sorted(c[0] for c in closed1) == sorted(sids[:2]) and closed2 == []
+    db.rollback()  # end the read snapshot
+    for sid in sids[:2]:
+        attempt = db.get(ExamSession, sid)
+        assert attempt.status == "scored" and attempt.end_reason == "time_expired"
+        submits = db.query(SessionEvent).filter_by(session_id=sid, kind="submit").count()
+        assert submits == 1
+    assert db.get(ExamSession, sids[2]).status == "in_progress"
+
+
+def test_pause_resume_extend_terminate(started, db, app, instructor):
+    _, sid, sc, state = started
+    database = app.extensions["exam_engine.db"]
+
+    def act(action, **kw):
+        s = database.session()
+        try:
+            attempt = services.examiner_act(s, s.merge(instructor), sid, action, now=kw.pop("now", utcnow()), **kw)
+            s.commit()
+            return attempt
+        finally:
+            s.close()
+
+    before = db.get(ExamSession, sid).deadline_at
+    t0 = utcnow()
+    act("pause", now=t0)
+    ack = emit(sc, "answer", {"session_id": sid, "item_id": state["items"][0]["item_id"], "response": None, "seq": 1})
+    assert ack["error"]["code"] == "session_paused"
+    time_ack = emit(sc, "time", {"session_id": sid})
+    assert time_ack["status"] == "paused"
+    act("resume", now=t0 + timedelta(seconds=120))
+    db.rollback()  # end the read snapshot
+    assert (db.get(ExamSession, sid).deadline_at - before).total_seconds() == pytest.approx(120, abs=0.01)
+    act("extend", seconds=300)
+    db.rollback()  # end the read snapshot
+    assert (db.get(ExamSession, sid).deadline_at - before).total_seconds() == pytest.approx(420, abs=0.01)
+    act("message", text="Five minutes left")
+    assert emit(sc, "join", {"session_id": sid})["session"]["messages"][0]["text"] == "Five minutes left"
+    act("terminate", reason="Phone on the desk")
+    db.rollback()  # end the read snapshot
+    attempt = db.get(ExamSession, sid)
+    assert attempt.status == "scored" and attempt.end_reason == "terminated"
+    kinds = [e.kind for e in db.query(SessionEvent).filter_by(session_id=sid).order_by(SessionEvent.idx)]
+    assert kinds.count("examiner_action") == 5 and "terminate" in kinds
+
+
+def test_unassigned_examiner_cannot_act(started, app, make_user):
+    _, sid, _, _ = started
+    stranger = make_user("examiner")
+    s = app.extensions["exam_engine.db"].session()
+    with pytest.raises(services.SessionError) as err:
+        services.examiner_act(s, s.merge(stranger), sid, "pause", now=utcnow())
+    assert err.value.code == "session_not_found"
+    s.close()
+
+
+def test_window_close_ends_attempt_when_policy_says(client, make_exam, learner, auth, db, socket_for):
+    closes = utcnow() + timedelta(seconds=120)
+    exam_id = make_exam(time_limit_s=3600, closes_at=closes.isoformat(), on_close="end_at_close")
+    sid = start(client, exam_id, learner, auth)
+    attempt = db.get(ExamSession, sid)
+    assert abs((attempt.deadline_at - closes).total_seconds()) < 0.01
+    state = emit(socket_for(learner), "join", {"session_id": sid})["session"]
+    assert state["ends_at_window_close"] is True and state["remaining_s"] <= 120
+    keep = make_exam(time_limit_s=3600, closes_at=closes.isoformat())  # default: keep the full time
+    sid2 = start(client, keep, learner, auth)
+    db.rollback()  # end the read snapshot
+    assert (db.get(ExamSession, sid2).deadline_at - closes).total_seconds() > 3000
+
+
+def test_outage_is_credited_once(started, app, db):
+    _, sid, _, _ = started
+    before = db.get(ExamSession, sid).deadline_at
+    now = utcnow()
+    db.merge(ServiceClock(id=1, last_alive_at=now - timedelta(seconds=60), worker="dead"))
+    db.commit()
+    database = app.extensions["exam_engine.db"]
+    s1 = database.session()
+    credit = services.heartbeat(s1, now=now, worker="w1", outage_threshold_s=10)
+    s1.commit()
+    s1.close()
+    s2 = database.session()
+    assert services.heartbeat(s2, now=now, worker="w2", outage_threshold_s=10) == 0
+    s2.commit()
+    s2.close()
+    assert credit == pytest.approx(60, abs=0.01)
+    db.rollback()  # end the read snapshot
+    attempt = db.get(ExamSession, sid)
+    started_ago = (now - attempt.started_at).total_seconds()
+    assert (attempt.deadline_at - before).total_seconds() == pytest.approx(min(60, started_ago), abs=0.01)
+
+
+def test_short_gap_is_not_an_outage(app, db):
+    now = utcnow()
+    db.merge(ServiceClock(id=1, last_alive_at=now - timedelta(seconds=3), worker="w"))
+    db.commit()
+    s = app.extensions["exam_engine.db"].session()
+    assert services.heartbeat(s, now=now, worker="w1", outage_threshold_s=10) == 0
+    s.close()
+
+
+def test_second_connection_takes_over_and_is_logged(started, socket_for, learner, db):
+    _, sid, first, _ = started
+    second = socket_for(learner)
+    assert emit(second, "join", {"session_id": sid})["ok"]
+    events = first.get_received("/exam")
+    assert any(e["name"] == "status" and e["args"][0]["status"] == "superseded" for e in events)
+    assert db.query(SessionEvent).filter_by(session_id=sid, kind="second_connection").count() == 1
+
+
+def test_second_connection_refused_by_policy(client, make_exam, learner, auth, socket_for):
+    sid = start(client, make_exam(second_connection="refuse"), learner, auth)
+    a, b = socket_for(learner), socket_for(learner)
+    assert emit(a, "join", {"session_id": sid})["ok"]
+    assert emit(b, "join", {"session_id": sid})["error"]["code"] == "session_in_use"
+
+
+def test_disconnect_and_reconnect_are_recorded(started, socket_for, learner, db):
+    _, sid, sc, _ = started
+    sc.disconnect(namespace="/exam")
+    db.rollback()  # end the read snapshot
+    assert db.get(ExamSession, sid).is_connected is False
+    again = socket_for(learner)
+    assert emit(again, "join", {"session_id": sid})["ok"]
+    db.rollback()  # end the read snapshot
+    kinds = [e.kind for e in db.query(SessionEvent).filter_by(session_id=sid)]
+    assert "disconnect" in kinds and "reconnect" in kinds
+
+
+def test_hash_chain_verifies_and_names_the_tampered_entry(started, db, runner_app=None):
+    _, sid, sc, state = started
+    for seq in range(1, 4):
+        emit(sc, "answer", {"session_id": sid, "item_id": state["items"][0]["item_id"], "response": None, "seq": seq})
+    report = verify_session(db, sid)
+    assert report.ok and report.length >= 4 and report.head == db.get(ExamSession, sid).log_head
+    event = db.query(SessionEvent).filter_by(session_id=sid, idx=3).one()
+    event.data = {**event.data, "response": ["forged"]}
+    db.commit()
+    report = verify_session(db, sid)
+    assert not report.ok and report.first_bad_idx == 3
+
+
+def test_audit_verify_cli(started, app, db):
+    from click.testing import CliRunner
+    from exam_engine.cli import audit_verify
+    _, sid, _, _ = started
+    runner = CliRunner()
+    ok = runner.invoke(audit_verify, [sid], obj=app)
+    assert ok.exit_code == 0, ok.output
+    event = db.query(SessionEvent).filter_by(session_id=sid, idx=1).one()
+    event.kind = "tampered"
+    db.commit()
+    bad = runner.invoke(audit_verify, [sid], obj=app)
+    assert bad.exit_code == 1 and "entry 1" in bad.output
