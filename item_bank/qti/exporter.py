@@ -573,8 +573,8 @@ def _convert_el(el) -> list:
     for attr, value in el.attrib.items():  # source order, so a round trip keeps it
         if attr in allowed:
             new.set(attr, value)
-    if el.get("lang"):
-        new.set(f"{{{NS_XML}}}lang", el.get("lang"))
+        elif attr == "lang" and value:
+            new.set(f"{{{NS_XML}}}lang", value)
     if el.get("data-gap") is not None:
         new.set("data-gap", el.get("data-gap"))  # replaced by an interaction before writing
     if tag == "img" and new.get("alt") is None:

@@ -37,7 +37,7 @@ _OPTION_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 SUPPORTED = {
     "qti-choice-interaction", "qti-text-entry-interaction", "qti-extended-text-interaction",
     "qti-order-interaction", "qti-match-interaction", "qti-associate-interaction",
-    "qti-inline-choice-interaction", "qti-gap-match-interaction",
+    "qti-inline-choice-interaction", "qti-gap-match-interaction", "qti-hottext-interaction",
 }
 UNSUPPORTED_REASON = {
     "qti-hotspot-interaction": "hotspot interaction (a click on an image region)",
@@ -50,7 +50,6 @@ UNSUPPORTED_REASON = {
     "qti-drawing-interaction": "drawing interaction",
     "qti-upload-interaction": "file upload interaction",
     "qti-media-interaction": "media interaction (counting plays of a recording)",
-    "qti-hottext-interaction": "hottext interaction (selecting words in a text)",
     "qti-custom-interaction": "custom interaction",
     "qti-portable-custom-interaction": "portable custom interaction (PCI)",
     "qti-end-attempt-interaction": "end attempt interaction (adaptive hints)",
@@ -517,10 +516,20 @@ def _decl_for(inter, decls) -> rp.Declaration:
     return d
 
 
-def _build_choice(inters, decls, ctx, body):
+def _build_hottext(inters, decls, ctx, body):
+    """Hottext -> choice: the selectable phrases become the options, highlighted in the text."""
+    ctx.lose("hottext imported as choice: the selectable phrases are options listed after the text (marked in it), not clickable in place")
+    return _build_choice(inters, decls, ctx, body, choices=list(inters[0].iter("qti-hottext")))
+
+
+def _build_choice(inters, decls, ctx, body, choices=None):
     inter = inters[0]
     d = _decl_for(inter, decls)
-    options = _options(_children(inter, "qti-simple-choice"), ctx, "choice")
+    if choices is None:
+        choices = _children(inter, "qti-simple-choice")
+        if inter.get("shuffle") == "true" and any(c.get("fixed") == "true" for c in choices):
+            ctx.note("choices fixed in place under shuffling: our options shuffle all or none")
+    options = _options(choices, ctx, "choice")
     if not options:
         raise _Skip("choice interaction without choices")
     max_choices = int(inter.get("max-choices", "1"))
@@ -896,6 +905,7 @@ _BUILDERS = {
     "qti-gap-match-interaction": _build_gap_match,
     "qti-text-entry-interaction": _build_text_entry,
     "qti-extended-text-interaction": _build_extended,
+    "qti-hottext-interaction": _build_hottext,
 }
 
 
@@ -1130,6 +1140,18 @@ def _body_html(body, ctx: _ItemContext) -> str:
                 _remove_keep_tail(inter)
             else:
                 _replace_with_gap(inter, inter.get("response-identifier"))
+        elif tag == "qti-hottext-interaction":
+            for hot in list(inter.iter("qti-hottext")):
+                hot.tag = "mark"
+                for a in list(hot.attrib):
+                    del hot.attrib[a]
+            prompt = _child(inter, "qti-prompt")
+            if prompt is not None:
+                prompt.tag = "p" if not any(isinstance(c.tag, str) and c.tag in _BLOCKISH for c in prompt) else "div"
+            inter.tag = "div"
+            for a in list(inter.attrib):
+                del inter.attrib[a]
+            _unwrap(inter)
         elif tag == "qti-gap-match-interaction":
             prompt = _child(inter, "qti-prompt")
             for t in _children(inter, "qti-gap-text"):
@@ -1182,10 +1204,20 @@ def _body_html(body, ctx: _ItemContext) -> str:
     for el in body.iter():
         if not isinstance(el.tag, str):
             continue
-        if "xml-lang" in el.attrib:
-            el.set("lang", el.attrib.pop("xml-lang"))
-        el.attrib.pop("xml-base", None)
+        if "xml-lang" in el.attrib or "xml-base" in el.attrib:
+            _html_attrs(el)
     return ctx.defer(_serialize_children(body))
+
+
+def _html_attrs(el) -> None:
+    """xml:lang -> lang (in place, keeping the attribute order), xml:base dropped."""
+    attrs = list(el.attrib.items())
+    el.attrib.clear()
+    for key, value in attrs:
+        if key == "xml-lang":
+            el.set("lang", value)
+        elif key != "xml-base":
+            el.set(key, value)
 
 
 def _attached(el, root) -> bool:
@@ -1252,8 +1284,8 @@ def _inner_html(el, ctx: _ItemContext) -> str:
             _unwrap(c)
     _rewrite_media(el, ctx)
     for c in el.iter():
-        if isinstance(c.tag, str) and "xml-lang" in c.attrib:
-            c.set("lang", c.attrib.pop("xml-lang"))
+        if isinstance(c.tag, str) and ("xml-lang" in c.attrib or "xml-base" in c.attrib):
+            _html_attrs(c)
     return ctx.defer(_serialize_children(el))
 
 

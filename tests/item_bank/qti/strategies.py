@@ -28,6 +28,13 @@ inline_html = st.one_of(
 paragraph = st.lists(inline_html, min_size=1, max_size=3).map(lambda parts: "<p>" + " ".join(parts) + "</p>")
 block = st.one_of(
     paragraph,
+    st.tuples(words, words).map(lambda t: f"<h2>{_esc(t[0])}</h2><blockquote><p>{_esc(t[1])}</p></blockquote>"),
+    st.tuples(words, words).map(lambda t: f'<p><a href="https://example.org/{abs(hash(t[0])) % 97}">{_esc(t[0])}</a><br>{_esc(t[1])}<sup>2</sup></p>'),
+    st.lists(words, min_size=1, max_size=3).map(lambda ws: "<table><tbody>" + "".join(f"<tr><td>{_esc(w)}</td><th>{_esc(w)}</th></tr>" for w in ws) + "</tbody></table>"),
+    st.lists(words, min_size=1, max_size=3).map(lambda ws: "<ol>" + "".join(f"<li><strong>{_esc(w)}</strong></li>" for w in ws) + "</ol>"),
+    words.map(lambda w: f"<pre>{_esc(w)}\n  {_esc(w)}</pre>"),
+    words.map(lambda w: f'<div lang="fr" dir="ltr"><p class="note">{_esc(w)}</p></div>'),
+    words.map(lambda w: f'<figure><img src="media/f{abs(hash(w)) % 50}.png" alt="{_esc(w)}" width="20" height="10"><figcaption>{_esc(w)}</figcaption></figure>'),
     st.lists(words, min_size=1, max_size=3).map(lambda ws: "<ul>" + "".join(f"<li>{_esc(w)}</li>" for w in ws) + "</ul>"),
     words.map(lambda w: f'<p><img src="media/{abs(hash(w)) % 1000}.png" alt="{_esc(w)}"></p>'),
 )

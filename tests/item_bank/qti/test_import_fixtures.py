@@ -215,3 +215,23 @@ def test_imported_fixtures_export_valid_qti3(qti3_xsd_dir):
             copy = by_id[original.identifier].item
             assert copy["scoring"] == original.item["scoring"]
             assert copy["interaction"] == original.item["interaction"]
+
+
+def test_hottext_maps_to_choice_and_is_reported():
+    result = import_package(fixture_path("qti3", "examples", "items", "hottext.xml"))
+    item = result.items[0].item
+    assert item["type"] == "choice" and item["scoring"]["correct"] == ["B"]
+    assert "<mark>includes</mark>" in item["stem"]
+    assert result.report[0].status == "partial"
+
+
+def test_import_progress_and_path_forms():
+    calls = []
+    folder = fixture_path("qti3", "examples", "packages", "test_package_minfiles")
+    by_folder = import_package(folder, progress=lambda done, total, ident: calls.append((done, total, ident)))
+    assert [c[0] for c in calls] == list(range(1, len(calls) + 1)) and calls[-1][1] == len(calls) == 5
+    by_zip_path = import_package(str(folder / "test_package_minfiles.zip"))
+    by_bytes = import_package((folder / "test_package_minfiles.zip").read_bytes())
+    assert [i.item for i in by_folder.items] == [i.item for i in by_zip_path.items] == [i.item for i in by_bytes.items]
+    text = (folder / "example" / "choice.xml").read_text(encoding="utf-8")
+    assert import_package(text).items[0].item["scoring"]["correct"] == by_folder.items[0].item["scoring"]["correct"]

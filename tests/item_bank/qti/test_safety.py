@@ -173,3 +173,7 @@ def test_script_in_body_sanitised_and_reported():
     result = import_package(item_xml('<p onclick="alert(1)">Hi<script>alert(1)</script></p>'))
     stem = result.items[0].item["stem"]
     assert "script" not in stem and "onclick" not in stem
+
+
+def test_undefined_entity_is_malformed():
+    refused(item_xml("<p>a&nbsp;b</p>"), "qti_malformed_xml")
