@@ -61,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .sessions import sockets, sweeper
     sockets.register(app)
     sweeper.register_jobs()
+    from .monitor import sockets as monitor_sockets
+    monitor_sockets.register(app)
 
     @app.get("/metrics")
     def metrics_endpoint():

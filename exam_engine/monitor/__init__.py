@@ -1,0 +1,1 @@
+"""The examiners' live view: the `/monitor` namespace (watch, act) and batched updates."""

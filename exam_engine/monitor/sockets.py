@@ -1,0 +1,216 @@
+"""The `/monitor` Socket.IO namespace for examiners: watch an exam, act on attempts.
+
+Updates reach examiners through the room `exam:<id>`; with REDIS_URL set the
+message queue carries them between workers, so an examiner on one worker sees
+learners on another and their actions reach learners wherever they are.
+Frequent updates (answers) are coalesced and sent as one `session_updates`
+batch per exam per interval, so one examiner can follow hundreds of attempts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import session as socket_session
+from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
+from marshmallow import fields, validate
+
+from item_bank.errors import Forbidden
+from item_bank.schemas import StrictSchema
+
+from ..auth.models import User
+from ..db import get_db, utcnow
+from ..errors import ack_error
+from ..extensions import socketio
+from ..sessions import services as session_services
+from ..sessions.models import ExamSession
+from ..sessions.sockets import EXAMINER_NOTIFIERS, authenticate_socket, emit_message, emit_status, emit_time, exam_room
+from . import services
+
+log = logging.getLogger("exam_engine.monitor")
+NAMESPACE = "/monitor"
+STAFF = ("examiner", "instructor", "admin")
+
+
+class WatchSchema(StrictSchema):
+    exam_id = fields.Integer(required=True, strict=True)
+
+
+class ActSchema(StrictSchema):
+    session_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    action = fields.String(required=True, validate=validate.OneOf(session_services.ACTIONS))
+    text = fields.String(validate=validate.Length(min=1, max=2000))
+    seconds = fields.Float(validate=validate.Range(min=1, max=86400))
+    reason = fields.String(validate=validate.Length(min=1, max=500))
+
+
+class BroadcastSchema(StrictSchema):
+    exam_id = fields.Integer(required=True, strict=True)
+    text = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class MonitorNamespace(Namespace):
+    def on_connect(self, auth=None):  # noqa: ANN001
+        user_id = authenticate_socket(auth)
+        db = get_db().session()
+        try:
+            user = db.get(User, user_id)
+            if user.role not in STAFF:
+                raise ConnectionRefusedError({"code": "role_required", "message": "examiners only"})
+        finally:
+            db.close()
+        socket_session["user_id"] = user_id
+
+    def _staff(self, db) -> User:  # noqa: ANN001
+        user = db.get(User, socket_session.get("user_id"))
+        if user is None or not user.is_active or user.role not in STAFF:
+            raise Forbidden("examiners only", code="role_required")
+        return user
+
+    def on_watch(self, payload=None):  # noqa: ANN001
+        db = get_db().session()
+        try:
+            data = WatchSchema().load(payload if isinstance(payload, dict) else {"_": payload})
+            rows = services.snapshot(db, self._staff(db), data["exam_id"], utcnow())
+        except Exception as exc:  # noqa: BLE001
+            return ack_error(exc)
+        finally:
+            db.close()
+        join_room(exam_room(data["exam_id"]))
+        return {"ok": True, "exam_id": data["exam_id"], "sessions": rows, "server_now": utcnow().isoformat()}
+
+    def on_unwatch(self, payload=None):  # noqa: ANN001
+        if isinstance(payload, dict) and isinstance(payload.get("exam_id"), int):
+            leave_room(exam_room(payload["exam_id"]))
+        return {"ok": True}
+
+    def on_act(self, payload=None):  # noqa: ANN001
+        db = get_db().session()
+        try:
+            data = ActSchema().load(payload if isinstance(payload, dict) else {"_": payload})
+            actor = self._staff(db)
+            now = utcnow()
+            attempt = session_services.examiner_act(db, actor, data["session_id"], data["action"], now=now,
+                                                    text=data.get("text"), seconds=data.get("seconds"),
+                                                    reason=data.get("reason"))
+            row = services.rows_for(db, [attempt], now)[0]
+            db.commit()
+        except Exception as exc:  # noqa: BLE001
+            db.rollback()
+            return ack_error(exc)
+        finally:
+            db.close()
+        deliver_action(attempt, data)
+        push_rows(attempt.exam_id, [row])
+        return {"ok": True, "session": row}
+
+    def on_broadcast(self, payload=None):  # noqa: ANN001
+        """Message every open attempt of an exam."""
+        db = get_db().session()
+        try:
+            data = BroadcastSchema().load(payload if isinstance(payload, dict) else {"_": payload})
+            actor = self._staff(db)
+            from sqlalchemy import select
+            from ..sessions.statuses import OPEN
+            ids = db.scalars(select(ExamSession.id).where(ExamSession.exam_id == data["exam_id"],
+                                                          ExamSession.status.in_(OPEN))).all()
+            now = utcnow()
+            sent = []
+            for sid in ids:
+                attempt = session_services.examiner_act(db, actor, sid, "message", now=now, text=data["text"])
+                sent.append((sid, attempt.messages[-1]))
+            db.commit()
+        except Exception as exc:  # noqa: BLE001
+            db.rollback()
+            return ack_error(exc)
+        finally:
+            db.close()
+        for sid, msg in sent:
+            emit_message(sid, msg)
+        return {"ok": True, "sent": len(sent)}
+
+
+def deliver_action(attempt: ExamSession, data: dict[str, Any]) -> None:
+    """Make an examiner's action visible on the learner's page at once (after the commit)."""
+    action = data["action"]
+    if action == "message":
+        emit_message(attempt.id, attempt.messages[-1])
+    elif action in ("pause", "resume"):
+        emit_status(attempt.id, attempt.status, "paused by an examiner" if action == "pause" else "resumed")
+        emit_time(attempt)
+    elif action == "extend":
+        emit_time(attempt)
+    elif action == "terminate":
+        emit_status(attempt.id, attempt.status, f"terminated: {data.get('reason', '')}")
+
+
+def push_rows(exam_id: int, rows: list[dict]) -> None:
+    socketio.emit("session_updates", {"exam_id": exam_id, "sessions": rows}, to=exam_room(exam_id), namespace=NAMESPACE)
+
+
+class _Coalescer:
+    """Collects attempt ids with light changes and flushes them as one batch per exam (per worker)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: set[str] = set()
+
+    def add(self, session_id: str) -> None:
+        with self.lock:
+            self.pending.add(session_id)
+
+    def take(self) -> set[str]:
+        with self.lock:
+            taken, self.pending = self.pending, set()
+        return taken
+
+
+COALESCER = _Coalescer()
+
+
+def notify(session_id: str, light: bool = False) -> None:
+    """Examiner notifier: heavy changes go out at once, light ones in the next batch."""
+    if light:
+        COALESCER.add(session_id)
+        return
+    flush_ids({session_id})
+
+
+def flush_ids(ids: set[str]) -> int:
+    if not ids:
+        return 0
+    db = get_db().session()
+    try:
+        from sqlalchemy import select
+        attempts = db.scalars(select(ExamSession).where(ExamSession.id.in_(ids))).all()
+        rows = services.rows_for(db, attempts, utcnow())
+    finally:
+        db.close()
+    by_exam: dict[int, list[dict]] = {}
+    for row in rows:
+        by_exam.setdefault(row["exam_id"], []).append(row)
+    for exam_id, exam_rows in by_exam.items():
+        push_rows(exam_id, exam_rows)
+    return len(rows)
+
+
+def batch_job(app) -> None:  # noqa: ANN001
+    interval = app.config.get("MONITOR_BATCH_S", 1.0)
+    while True:
+        socketio.sleep(interval)
+        with app.app_context():
+            try:
+                flush_ids(COALESCER.take())
+            except Exception:  # noqa: BLE001
+                log.exception("monitor batch failed")
+
+
+def register(app) -> None:  # noqa: ANN001
+    if not any(h.namespace == NAMESPACE for h in socketio.namespace_handlers):
+        socketio.on_namespace(MonitorNamespace(NAMESPACE))
+    if notify not in EXAMINER_NOTIFIERS:
+        EXAMINER_NOTIFIERS.append(notify)
+    from ..jobs import JOBS
+    JOBS["monitor_batch"] = batch_job
