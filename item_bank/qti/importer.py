@@ -96,31 +96,31 @@ def import_package(
         entries = _package_entries(files, limits)
     total = len(entries)
     seen: dict[str, str] = {}
-    path_to_id: dict[str, str] = {}
+    path_to_id: dict[str, list[str]] = {}
     tests: list[tuple[str, Any, dict]] = []
     done = 0
     for path, kind, root, meta in entries:
         if kind == "test":
             tests.append((path, root, meta))
             continue
-        item, entry = convert_item(root, path, files, meta)
-        if item is not None and item.identifier in seen:
-            # Packages reuse identifiers across files (e.g. variants of one item): keep both, renamed.
-            alt = meta.get("resource") or posixpath.splitext(posixpath.basename(path))[0]
-            n = 2
-            while alt in seen:
-                alt = f"{item.identifier}-{n}"
-                n += 1
-            entry.reasons.insert(0, f"identifier {item.identifier!r} already used by {seen[item.identifier]}; imported as {alt!r}")
-            item.identifier = alt
-            entry.identifier = alt
-        if item is not None:
-            seen[item.identifier] = path
-            path_to_id[path] = item.identifier
-            result.items.append(item)
-            for m in item.media:
-                result.media[m] = files[m]
-        result.report.append(entry)
+        for item, entry in convert_item(root, path, files, meta):
+            if item is not None and item.identifier in seen:
+                # Packages reuse identifiers across files (e.g. variants of one item): keep both, renamed.
+                alt = meta.get("resource") or posixpath.splitext(posixpath.basename(path))[0]
+                n = 2
+                while alt in seen:
+                    alt = f"{item.identifier}-{n}"
+                    n += 1
+                entry.reasons.insert(0, f"identifier {item.identifier!r} already used by {seen[item.identifier]}; imported as {alt!r}")
+                item.identifier = alt
+                entry.identifier = alt
+            if item is not None:
+                seen[item.identifier] = path
+                path_to_id.setdefault(path, []).append(item.identifier)
+                result.items.append(item)
+                for m in item.media:
+                    result.media[m] = files[m]
+            result.report.append(entry)
         done += 1
         if progress:
             progress(done, total, entry.identifier)
@@ -286,6 +286,17 @@ class _Skip(Exception):
     pass
 
 
+class _Split(Exception):
+    """Several block interactions: the item is imported as one item per interaction."""
+
+    def __init__(self, interactions):
+        super().__init__("split")
+        self.interactions = interactions
+
+
+_INLINE_KINDS = {"qti-text-entry-interaction", "qti-inline-choice-interaction"}
+
+
 class _ItemContext:
     def __init__(self, path: str, files: dict[str, bytes]):
         self.path = path
@@ -294,6 +305,8 @@ class _ItemContext:
         self.partial = False
         self.media: list[str] = []
         self.pending: list[str] = []
+        #: (k, n) when this is the k-th of n items split from one QTI item
+        self.part: tuple[int, int] | None = None
 
     def lose(self, reason: str) -> None:
         """Something of the item is not imported: status becomes partial."""
@@ -337,18 +350,47 @@ class _ItemContext:
             self.reasons.append(reason)
 
 
-def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes], meta: dict | None = None) -> tuple[ImportedItem | None, ReportEntry]:
-    """Convert one item document; always returns a report entry, and the item unless skipped."""
+def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes], meta: dict | None = None) -> list[tuple[ImportedItem | None, ReportEntry]]:
+    """Convert one item document into (item or None, report entry) pairs.
+
+    One pair in general; one per interaction when a QTI item holds several
+    block interactions (a passage with several questions), each part keeping
+    the shared content and its own interaction.
+    """
     meta = meta or {}
     if root is None or meta.get("problem"):
         problem = meta.get("problem", "missing")
         reason = "listed in the manifest but absent from the package" if problem == "missing" else "listed in the manifest but not a QTI item"
-        return None, ReportEntry(meta.get("resource") or path, SKIPPED, [reason], source_path=path)
+        return [(None, ReportEntry(meta.get("resource") or path, SKIPPED, [reason], source_path=path))]
     version = qti_version(root) or "3.0"
     ext = {k: root.get(f"{{{EXT_NS}}}{k}") for k in ("scoring", "interaction", "metadata", "version", "type", "identifier")}
     root = normalize(root)
     identifier = ext.get("identifier") or root.get("identifier") or posixpath.splitext(posixpath.basename(path))[0]
+    try:
+        return [_convert_one(root, identifier, path, files, meta, ext, version)]
+    except _Split as split:
+        body = _child(root, "qti-item-body")
+        order = [el for el in body.iter() if el in split.interactions]
+        n = len(order)
+        out = []
+        for k, inter in enumerate(order):
+            part = deepcopy(root)
+            part_body = _child(part, "qti-item-body")
+            copies = [el for el in part_body.iter() if isinstance(el.tag, str) and el.tag.endswith("-interaction")]
+            for j, other in enumerate(copies):
+                if j != k:
+                    _remove_keep_tail(other)
+            rid = inter.get("response-identifier") or str(k + 1)
+            part.set("title", f"{root.get('title') or identifier} ({k + 1}/{n})")
+            out.append(_convert_one(part, f"{identifier}-{rid}", path, files, meta, {}, version, part=(k + 1, n), whole=identifier))
+        return out
+
+
+def _convert_one(root, identifier, path, files, meta, ext, version, part=None, whole=None) -> tuple[ImportedItem | None, ReportEntry]:
     ctx = _ItemContext(path, files)
+    ctx.part = part
+    if part:
+        ctx.lose(f"part {part[0]} of {part[1]} of QTI item {whole!r}, which has {part[1]} interactions: imported as one item per interaction, sharing its content")
     try:
         item = _convert(root, identifier, ctx, meta, ext)
     except _Skip as exc:
@@ -435,6 +477,8 @@ def _convert(root, identifier: str, ctx: _ItemContext, meta: dict, ext: dict) ->
     kinds = {el.tag for el in interactions}
     decls, outcomes, outcome_attrs = _declarations(root)
     if len(interactions) > 1 and kinds != {"qti-inline-choice-interaction"}:
+        if not kinds & _INLINE_KINDS and not ctx.part:
+            raise _Split(interactions)
         if kinds == {"qti-text-entry-interaction"}:
             raise _Skip(f"{len(interactions)} text entries in one item: our text_entry holds one answer (split it into several items)")
         raise _Skip("several interactions ({}) in one item: our items have one interaction (inline choices excepted)".format(", ".join(sorted(k[4:] for k in kinds))))
@@ -964,21 +1008,23 @@ def _choose_scoring(root, item_type, inters, decls, outcomes, outcome_attrs, can
     rproc = _child(root, "qti-response-processing")
     rid = inters[0].get("response-identifier")
     tree = None
+    unknown_template = False
     if rproc is not None:
         name = _template_name(rproc)
         if name == "map_response_point":
             raise _Skip("map_response_point (area mapping of points on an image): none of our types answers with a point")
         if name in _TEMPLATE_NAMES:
-            tree = _template_tree(name, rid)
+            # Templates process RESPONSE; a lone interaction named otherwise is read leniently.
+            tree = _template_tree(name, "RESPONSE" if ctx.part else rid)
             if name.startswith("cc2"):
                 ctx.note(f"response processing template {name} read as its standard equivalent")
-        elif name:
-            if len(_children(rproc)) == 0:
-                ctx.lose(f"unknown response processing template {name!r}: scored all-or-nothing against the correct response")
+        elif name and len(_children(rproc)) == 0:
+            ctx.lose(f"unknown response processing template {name!r}: scored all-or-nothing against the correct response")
+            unknown_template = True
         if tree is None and len(_children(rproc)):
             tree = rproc
     if tree is None:
-        if not any(ctx.reasons):
+        if not unknown_template:
             ctx.lose("no response processing: scored all-or-nothing against the declared correct response")
         scoring = candidates[0](1.0) if item_type not in ("choice", "match") else _first_non_map(candidates)(1.0)
         return _merge_ext(scoring, ext, item_type, ctx)
@@ -1354,7 +1400,7 @@ def _duration(v: str | None) -> float | None:
         return None
 
 
-def convert_test(root, path: str, path_to_id: dict[str, str], known_ids: Iterable[str]) -> tuple[ImportedTest | None, ReportEntry]:
+def convert_test(root, path: str, path_to_id: dict[str, list[str]], known_ids: Iterable[str]) -> tuple[ImportedTest | None, ReportEntry]:
     """Convert an assessment test into an exam draft: flattened sections with their rules."""
     root = normalize(root)
     identifier = root.get("identifier") or posixpath.basename(path)
@@ -1407,13 +1453,14 @@ def _walk_section(sec, path, path_to_id, known, sections, reasons, depth) -> boo
         if child.tag == "qti-assessment-item-ref":
             href = child.get("href") or ""
             target = resolve_ref(path, href)
-            ident = path_to_id.get(target) if target else None
-            if ident is None:
+            idents = path_to_id.get(target) if target else None
+            if not idents:
                 ident = child.get("identifier")
                 if ident not in known:
                     reasons.append(f"item ref {ident} ({href}) is not among the imported items")
                     partial = True
-            item_ids.append(ident)
+                idents = [ident]
+            item_ids.extend(idents)
         elif child.tag == "qti-assessment-section":
             subsections.append(child)
         elif child.tag == "qti-assessment-section-ref":

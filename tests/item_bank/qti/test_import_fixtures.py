@@ -37,12 +37,12 @@ def test_every_item_is_reported(parts, least):
     assert report, "no item found"
     assert len(result.items) >= least
     imported_ids = {i.identifier for i in result.items}
-    imported_paths = {i.source_path for i in result.items}
+    imported_pairs = {(i.identifier, i.source_path) for i in result.items}
     for entry in report:
         assert entry.status in ("imported", "partial", "skipped")
         if entry.status == "skipped":
             assert entry.reasons, f"{entry.identifier} skipped without a reason"
-            assert entry.source_path not in imported_paths
+            assert (entry.identifier, entry.source_path) not in imported_pairs
         else:
             assert entry.identifier in imported_ids
         if entry.status == "partial":
@@ -235,3 +235,13 @@ def test_import_progress_and_path_forms():
     assert [i.item for i in by_folder.items] == [i.item for i in by_zip_path.items] == [i.item for i in by_bytes.items]
     text = (folder / "example" / "choice.xml").read_text(encoding="utf-8")
     assert import_package(text).items[0].item["scoring"]["correct"] == by_folder.items[0].item["scoring"]["correct"]
+
+
+def test_item_with_several_block_interactions_is_split():
+    result = import_package(fixture_path("qti3", "examples", "shared-vocabulary", "Items", "Item_QTI3_Match_02", "match_qti3.xml"))
+    assert len(result.items) == len(result.report) >= 2
+    for n, item in enumerate(result.items, start=1):
+        assert item.item["type"] == "match"
+        assert item.identifier.startswith("qti3-match-02-")
+        assert item.title.endswith(f"({n}/{len(result.items)})")
+    assert all(e.status == "partial" and "one item per interaction" in e.reasons[0] for e in result.report)
