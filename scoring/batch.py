@@ -29,7 +29,7 @@ import numpy as np
 
 from . import graders, validation
 from .errors import InvalidData, InvalidResponse
-from .registry import get_grader
+from .registry import _check_mapping, get_grader
 from .types import SCORE_EPS, ItemKey
 
 # kinds
@@ -186,6 +186,7 @@ def _bits_key(c: CompiledItems, i: int, pos: dict, key_set, s: Mapping, is_map: 
     c.key_bits[i] = np.uint64(bits)
     c.n_key[i] = len(key_set)
     if is_map:
+        _check_mapping(s)
         mapping = s.get("mapping") or {}
         default = float(s.get("default_value", 0) or 0)
         c.map_table[i, :] = default  # also for ids first seen while encoding

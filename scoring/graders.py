@@ -51,6 +51,13 @@ def _number(scoring: Mapping, name: str, default: float) -> float:
     return value
 
 
+def _finite(value: Any, name: str) -> float:
+    """A finite number from an authored field (the key is the author's error, never the learner's)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        raise InvalidScoringRule(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def read_common(scoring: Mapping) -> Common:
     """Parse and check ``points``, ``floor``, ``negative_marking`` and ``weight``."""
     if not isinstance(scoring, Mapping):
@@ -99,14 +106,19 @@ def _rule(scoring: Mapping, allowed: tuple[str, ...], default: str) -> str:
     return rule
 
 
-def _map_score(values, bounds_from: Mapping, points: float) -> float:
-    total = float(sum(values))
-    lower = bounds_from.get("lower_bound")
-    upper = bounds_from.get("upper_bound")
+def _map_score(keys, scoring: Mapping, points: float) -> float:
+    """QTI map_response: sum of mapped values (default_value for unmapped), clamped to the bounds."""
+    mapping = scoring.get("mapping") or {}
+    if not isinstance(mapping, Mapping):
+        raise InvalidScoringRule("scoring.mapping must be an object")
+    default = _finite(scoring.get("default_value", 0) or 0, "scoring.default_value")
+    total = sum(_finite(mapping[k], f"scoring.mapping[{k!r}]") if k in mapping else default for k in keys)
+    lower = scoring.get("lower_bound")
+    upper = scoring.get("upper_bound")
     if lower is not None:
-        total = max(float(lower), total)
+        total = max(_finite(lower, "scoring.lower_bound"), total)
     if upper is not None:
-        total = min(float(upper), total)
+        total = min(_finite(upper, "scoring.upper_bound"), total)
     return min(points, total)
 
 
@@ -142,9 +154,7 @@ def grade_choice(scoring: Mapping, response: Any, interaction: Mapping | None = 
     elif rule == "per_option_penalty":
         raw = common.points * (hits - wrong) / len(correct)
     else:
-        mapping = scoring.get("mapping") or {}
-        default = float(scoring.get("default_value", 0) or 0)
-        raw = _map_score([float(mapping.get(o, default)) for o in sel], scoring, common.points)
+        raw = _map_score(sorted(sel), scoring, common.points)
     return finish(common, raw, detail)
 
 
@@ -169,7 +179,7 @@ def _accepted(scoring: Mapping, points: float) -> list[tuple[str, float]]:
         if not isinstance(a, Mapping) or not isinstance(a.get("value"), str):
             raise InvalidScoringRule("each accepted answer must be {\"value\": str, \"score\": number}")
         score = a.get("score")
-        out.append((a["value"], points if score is None else float(score)))
+        out.append((a["value"], points if score is None else _finite(score, "an accepted answer's score")))
     return out
 
 
@@ -310,9 +320,7 @@ def grade_match(scoring: Mapping, response: Any, interaction: Mapping | None = N
     elif rule == "all_or_nothing":
         raw = common.points if g == key else 0.0
     else:
-        mapping = scoring.get("mapping") or {}
-        default = float(scoring.get("default_value", 0) or 0)
-        raw = _map_score([float(mapping.get(f"{l} {r}", default)) for l, r in g], scoring, common.points)
+        raw = _map_score(sorted(f"{l} {r}" for l, r in g), scoring, common.points)
     return finish(common, raw, detail)
 
 

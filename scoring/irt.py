@@ -253,17 +253,18 @@ def calibrate(responses: Any, model: str = "2PL", *, counts: Any | None = None, 
     p_obs = np.clip(n_right[keep] / n_ans[keep], 0.01, 0.99)
     a = np.ones(k)
     if model in ("2PL", "3PL"):
-        x0 = np.where(data.mask > 0, data.y, np.nan)
-        tot = np.nansum(x0, axis=1)
-        for i in range(k):
-            rows = data.mask[:, i] > 0
-            xi, rest = data.y[rows, i], tot[rows] - data.y[rows, i]
-            w = data.freq[rows]
-            mx, mr = np.average(xi, weights=w), np.average(rest, weights=w)
-            cov = np.average((xi - mx) * (rest - mr), weights=w)
-            sd = np.sqrt(np.average((xi - mx) ** 2, weights=w) * np.average((rest - mr) ** 2, weights=w))
-            r = cov / sd if sd > 0 else 0.3
-            a[i] = np.clip(1.7 * r / np.sqrt(max(1e-6, 1 - r * r)), 0.3, 2.5)
+        # start a from the corrected item-rest correlation, all items at once
+        y, mk, w = data.y.astype(float), data.mask.astype(float), data.freq
+        rest = (y.sum(axis=1)[:, None] - y) * mk
+        wm = w[:, None] * mk
+        sw = np.maximum(wm.sum(axis=0), 1e-12)
+        mx, mr = (wm * y).sum(axis=0) / sw, (wm * rest).sum(axis=0) / sw
+        cov = (wm * y * rest).sum(axis=0) / sw - mx * mr
+        vx = (wm * y * y).sum(axis=0) / sw - mx * mx
+        vr = (wm * rest * rest).sum(axis=0) / sw - mr * mr
+        sd = np.sqrt(np.maximum(vx * vr, 0.0))
+        r = np.where(sd > 0, cov / np.where(sd > 0, sd, 1.0), 0.3)
+        a = np.clip(1.7 * r / np.sqrt(np.maximum(1e-6, 1 - r * r)), 0.3, 2.5)
     d = np.log(p_obs / (1 - p_obs)) * np.sqrt(1.7 ** 2 + a * a) / 1.7
     g = np.full(k, -30.0)  # c = 0
     if model == "3PL" and start is None:
@@ -464,7 +465,8 @@ def _person_scores(model, data, a, d, g, nodes, log_w, c_prior):
     post, _ = _estep(data, p, log_w)
     pq = p * (1.0 - p)
     cols = {}
-    for j, nm in enumerate(("a", "d", "g")):
+    names = ("a", "d", "g") if model == "3PL" else ("a", "d")
+    for j, nm in enumerate(names):
         uq = deriv[..., j] / pq                    # k x Q
         t1 = post @ uq.T                           # n x k
         t2 = post @ (p * uq).T

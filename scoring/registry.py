@@ -55,6 +55,20 @@ def _ids(options) -> set[str]:
     return {o["id"] if isinstance(o, Mapping) else o for o in (options or [])}
 
 
+def _check_mapping(scoring: Mapping) -> None:
+    mapping = scoring.get("mapping")
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise InvalidScoringRule("the map rule needs a non-empty mapping")
+    for k, v in mapping.items():
+        graders._finite(v, f"scoring.mapping[{k!r}]")
+    for name in ("default_value", "lower_bound", "upper_bound"):
+        if scoring.get(name) is not None:
+            graders._finite(scoring[name], f"scoring.{name}")
+    lo, hi = scoring.get("lower_bound"), scoring.get("upper_bound")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidScoringRule("scoring.lower_bound is above scoring.upper_bound")
+
+
 def validate_scoring(item_type: str, scoring: Mapping, interaction: Mapping | None = None) -> None:
     """Check an item's ``scoring`` dict (and, given the interaction, that the key uses its ids).
 
@@ -71,8 +85,8 @@ def validate_scoring(item_type: str, scoring: Mapping, interaction: Mapping | No
             max_choices = int(interaction.get("max_choices", 1) or 0)
             if rule == "all_or_nothing" and max_choices and len(correct) > max_choices:
                 raise InvalidScoringRule("the key has more options than max_choices allows")
-        if rule == "map" and not isinstance(scoring.get("mapping"), Mapping):
-            raise InvalidScoringRule("the map rule needs a mapping")
+        if rule == "map":
+            _check_mapping(scoring)
     elif item_type == "text_entry":
         graders._accepted(scoring, 1.0)
     elif item_type == "numeric":
@@ -92,8 +106,8 @@ def validate_scoring(item_type: str, scoring: Mapping, interaction: Mapping | No
             bad = [p for p in key if p[0] not in left or p[1] not in right]
             if bad:
                 raise InvalidScoringRule(f"match key uses unknown ids {bad[0]}")
-        if rule == "map" and not isinstance(scoring.get("mapping"), Mapping):
-            raise InvalidScoringRule("the map rule needs a mapping")
+        if rule == "map":
+            _check_mapping(scoring)
     elif item_type == "inline_choice":
         key, _ = graders._inline_key(scoring)
         if interaction is not None:

@@ -84,6 +84,12 @@ class TestChoice:
     def test_without_interaction_unknown_ids_are_just_wrong(self):
         assert grade_item("choice", {"correct": ["a"]}, ["zz"]).score == 0
 
+    @pytest.mark.parametrize("bad", [{"mapping": {"a": "1"}}, {"mapping": {"a": float("nan")}},
+                                     {"mapping": {"a": 1}, "default_value": "x"}, {"mapping": {"a": 1}, "lower_bound": float("inf")}])
+    def test_bad_map_values_are_authoring_errors(self, bad):
+        with pytest.raises(InvalidScoringRule):
+            grade_item("choice", {"correct": ["a"], "rule": "map", **bad}, ["a", "b"], OPTS)
+
     def test_unknown_rule(self):
         with pytest.raises(InvalidScoringRule):
             grade_item("choice", {"correct": ["a"], "rule": "bogus"}, ["a"])

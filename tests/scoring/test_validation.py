@@ -90,6 +90,9 @@ class TestValidateScoring:
             validate_scoring("choice", {"correct": ["a", "b"]}, {"options": opts("a", "b"), "max_choices": 1})
         with pytest.raises(InvalidScoringRule):
             validate_scoring("choice", {"correct": ["a"], "rule": "map"})
+        with pytest.raises(InvalidScoringRule):
+            validate_scoring("choice", {"correct": ["a"], "rule": "map", "mapping": {"a": 1}, "lower_bound": 2, "upper_bound": 1})
+        validate_scoring("choice", {"correct": ["a"], "rule": "map", "mapping": {"a": 1}, "lower_bound": 0})
 
     def test_others(self):
         validate_scoring("text_entry", {"accepted": [{"value": "x"}]})
