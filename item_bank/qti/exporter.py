@@ -22,7 +22,7 @@ import lxml.html
 from lxml import etree
 
 from .errors import QtiError, QtiExportError
-from .importer import EXT_NS
+from .context import EXT_NS
 from .normalize import NS_MATHML, NS_QTI3, NS_XML
 from .safety import clean_member_path
 

@@ -10,8 +10,9 @@ import pytest
 from lxml import etree
 
 from item_bank.qti import QtiExportError, export_package, import_package, validate_package
-from item_bank.qti.rp import Interpreter
-from item_bank.qti.importer import _declarations
+from item_bank.qti.processing import template_name, template_tree
+from item_bank.qti.rp import Interpreter, container, parse_scalar
+from item_bank.qti.items import read_declarations
 from item_bank.qti.normalize import normalize
 
 from .conftest import sample_items
@@ -71,15 +72,13 @@ def test_written_processing_scores_like_our_rule(ident):
     """The QTI processing we write gives the key its full points (any QTI engine agrees with us)."""
     entry = next(i for i in sample_items() if i["identifier"] == ident)
     root = normalize(etree.fromstring(_zip(export_package([entry])).read(f"items/{ident}.xml")))
-    decls, outcomes, _ = _declarations(root)
+    decls, outcomes, _ = read_declarations(root)
     rproc = root.find("qti-response-processing")
     if rproc.get("template"):
-        from item_bank.qti.importer import _template_name, _template_tree
-        rproc = _template_tree(_template_name(rproc), "RESPONSE")
+        rproc = template_tree(template_name(rproc), "RESPONSE")
     interp = Interpreter(decls, outcomes)
     responses = {}
     for ident_, d in decls.items():
-        from item_bank.qti.rp import container, parse_scalar
         responses[ident_] = container([parse_scalar(v, d.base_type) for v in d.correct], d.cardinality)
     env = interp.run(rproc, responses)
     assert env["SCORE"] == entry["item"]["scoring"]["points"]
