@@ -630,6 +630,7 @@ def _test_xml(exam: dict[str, Any], item_files: dict[str, tuple[str, str]], used
     part = _q("qti-test-part", root, identifier="P1", navigation_mode="nonlinear", submission_mode="simultaneous")
     deps = []
     sec_ids: set[str] = set()
+    ref_ids: set[str] = set()  # item ref identifiers are unique in the whole test
     for n, sec in enumerate(exam.get("sections") or [], start=1):
         sid = _ncname(str(sec.get("identifier") or f"S{n}"), sec_ids, "section")
         se = _q("qti-assessment-section", part, identifier=sid, title=str(sec.get("title") or sid), visible="true")
@@ -637,7 +638,6 @@ def _test_xml(exam: dict[str, Any], item_files: dict[str, tuple[str, str]], used
             _q("qti-selection", se, select=str(int(sec["select"])), with_replacement="true" if sec.get("with_replacement") else None)
         if sec.get("shuffle") is not None:
             _q("qti-ordering", se, shuffle="true" if sec.get("shuffle") else "false")
-        ref_ids: set[str] = set()
         for ident in sec.get("item_identifiers") or []:
             if str(ident) not in item_files:
                 raise QtiExportError("qti_export_invalid", f"exam section {sid}: item {ident!r} is not among the exported items")

@@ -15,7 +15,7 @@ from item_bank.qti.rp import Interpreter, container, parse_scalar
 from item_bank.qti.items import read_declarations
 from item_bank.qti.normalize import normalize
 
-from .conftest import sample_items
+from .samples import sample_items
 
 EXAM = {"identifier": "exam-1", "title": "Demo exam", "time_limit_s": 1800, "sections": [
     {"identifier": "s1", "title": "Part A", "item_identifiers": ["q-choice", "q-multi", "q-text", "q-num"], "select": 3, "shuffle": True},

@@ -11,7 +11,7 @@ import pytest
 
 from item_bank.qti import ImportLimits, QtiImportError, export_package, import_package
 
-from .conftest import sample_items
+from .samples import sample_items
 
 NS = 'xmlns="http://www.imsglobal.org/xsd/imsqtiasi_v3p0"'
 ITEM = f"""<qti-assessment-item {NS} identifier="i1" title="T" adaptive="false" time-dependent="false">
