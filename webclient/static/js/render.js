@@ -76,6 +76,7 @@ export function renderItem(item, options = {}) {
   ctx.hintId = hintId;
   const root = el("div", {class: `item item-${item.type}`, "data-item-id": item.item_id});
   const stem = el("div", {class: "item-stem", id: stemId, html: item.stem || ""});
+  keyboardScrollable(stem);
   root.append(stem);
   root.append(el("p", {class: "hint", id: hintId, text: instructions(item)}));
   const builder = BUILDERS[item.type];
@@ -321,6 +322,13 @@ const BUILDERS = {
     return null;
   },
 };
+
+/** Wide code blocks and tables in authored HTML can scroll: make them reachable by keyboard. */
+function keyboardScrollable(node) {
+  for (const block of node.querySelectorAll("pre, table")) {
+    if (!block.hasAttribute("tabindex")) block.setAttribute("tabindex", "0");
+  }
+}
 
 /** Text of an HTML fragment (for option labels inside <select> and aria-labels). */
 export function plain(html) {

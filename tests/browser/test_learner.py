@@ -1,0 +1,158 @@
+"""The learner's whole journey in Chromium, over the real /exam socket protocol: dashboard, start, answer one item
+of every type, flag, reload mid-exam (answers and position kept), go offline (answers queued), come back (acked),
+submit with the confirmation, and the result."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import login, screenshot
+
+QUICK = "Web security: quick check"
+ESSAYS = "Web security: written answers"
+
+
+@pytest.fixture
+def learner(page, live_server):  # noqa: ANN001
+    resp = page.request.get(live_server("/api/v1/openapi.json"))
+    if "/api/v1/exams" not in resp.text():
+        pytest.skip("the exam API is not on this server yet")
+    login(page, live_server, "learner@example.org")
+    return page
+
+
+def _start(page, title: str) -> None:  # noqa: ANN001
+    page.get_by_role("button", name=f"Start exam: {title}").click()
+    dialog = page.get_by_role("dialog", name="Start the exam?")
+    assert dialog.is_visible()
+    dialog.get_by_role("button", name="Start now").click()
+    page.wait_for_url("**/learn/sessions/*")
+    page.locator("#conn-state", has_text="Connected").wait_for()
+
+
+def _card(page):  # noqa: ANN001, ANN202
+    return page.locator("section.question-card:visible")
+
+
+def _answer_current(page) -> str:  # noqa: ANN001
+    """Answer the visible question whatever its type; returns the type answered."""
+    card = _card(page)
+    item = card.locator(".item")
+    kind = re.search(r"item-(\w+)", item.get_attribute("class")).group(1)
+    if kind == "choice":
+        card.locator("input[type=radio], input[type=checkbox]").first.check()
+    elif kind == "text_entry":
+        card.get_by_label("Your answer").fill("Access-Control-Allow-Origin")
+    elif kind == "numeric":
+        card.get_by_label("Your answer").fill("47.6")
+    elif kind == "extended_text":
+        card.get_by_label("Your answer").fill("A fast unsalted hash lets attackers try billions of guesses per second.")
+    elif kind == "order":
+        card.get_by_role("button", name=re.compile("^Move down")).first.click()
+    elif kind == "match":
+        for select in card.locator("select").all():
+            select.select_option(index=1)
+    elif kind == "inline_choice":
+        for select in card.locator("select.gap-select").all():
+            select.select_option(index=1)
+    return kind
+
+
+def _saved(page) -> None:  # noqa: ANN001
+    _card(page).locator(".save-state", has_text="Saved").wait_for()
+
+
+def test_whole_journey(learner, live_server, page):
+    screenshot(page, "learner-dashboard")
+    _start(page, QUICK)
+    assert page.get_by_role("heading", name=re.compile("Question 1 of")).is_visible()
+    total = int(re.search(r"of (\d+)", page.get_by_role("heading", name=re.compile("Question 1 of")).inner_text()).group(1))
+    assert re.match(r"^\d\d:\d\d$", page.locator("#timer-text").inner_text())
+
+    kinds = []
+    for index in range(3):
+        kinds.append(_answer_current(page))
+        _saved(page)
+        if index == 1:
+            _card(page).get_by_role("button", name="⚑ Flag for review").click()
+            assert _card(page).get_by_role("button", name="⚑ Flagged for review").get_attribute("aria-pressed") == "true"
+        if index == 2:
+            screenshot(page, "learner-exam")
+        _card(page).get_by_role("button", name="Next →").click()
+        # Focus moves to the new question's heading.
+        assert page.evaluate("document.activeElement.tagName") == "H2"
+
+    # Reload mid-exam: same question, answers and flags kept.
+    page.wait_for_timeout(300)  # the navigate message is acknowledged
+    page.reload()
+    page.locator("#conn-state", has_text="Connected").wait_for()
+    assert _card(page).get_by_role("heading").first.inner_text().startswith("Question 4 of")
+    nav = page.get_by_role("navigation", name="Questions")
+    assert nav.get_by_role("button", name="Question 1: answered").is_visible()
+    assert nav.get_by_role("button", name="Question 2: answered, flagged").is_visible()
+    assert nav.get_by_role("button", name="Question 4: not answered").get_attribute("aria-current") == "step"
+
+    kinds.append(_answer_current(page))
+    _saved(page)
+    _card(page).get_by_role("button", name="Next →").click()
+
+    # Offline: the answer waits in the outbox, the banner says so; back online it is sent and acknowledged.
+    page.context.set_offline(True)
+    page.locator("#banner-offline").wait_for()
+    kinds.append(_answer_current(page))
+    state = _card(page).locator(".save-state")
+    state.filter(has_text=re.compile("Not sent yet|Typing")).wait_for()
+    page.locator("#offline-text", has_text="1 answer is not sent yet").wait_for()
+    stored = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('exam-engine:outbox:'))"
+                           ".map(k => JSON.parse(localStorage[k]).filter(e => e.event === 'answer').length)")
+    assert stored == [1]
+    screenshot(page, "learner-exam-offline")
+    page.context.set_offline(False)
+    _saved(page)
+    assert page.locator("#banner-offline").is_hidden()
+
+    while True:
+        heading = _card(page).get_by_role("heading").first.inner_text()
+        position = int(re.search(r"Question (\d+)", heading).group(1))
+        kinds.append(_answer_current(page))
+        _saved(page)
+        if position == total:
+            break
+        _card(page).get_by_role("button", name="Next →").click()
+    assert {"choice", "text_entry", "numeric", "order", "match", "inline_choice"} <= set(kinds)
+
+    # The confirmation lists flagged (and unanswered) questions before submitting.
+    _card(page).get_by_role("button", name="Review and submit").click()
+    dialog = page.get_by_role("dialog", name="Submit your exam?")
+    assert "Flagged for review (1)" in dialog.inner_text()
+    assert f"You answered {total} of {total}" in dialog.inner_text()
+    screenshot(page, "learner-submit")
+    dialog.get_by_role("button", name="Submit now").click()
+    page.wait_for_url("**/result")
+    page.locator("#verdict").wait_for()
+    assert page.locator("#verdict").inner_text() in ("Passed", "Not passed")
+    assert "points" in page.locator("#result").inner_text()
+    screenshot(page, "learner-result")
+    assert not page.console_errors, page.console_errors
+
+
+def test_scrolling_form_with_essays_and_unanswered_warning(learner, live_server, page):
+    _start(page, ESSAYS)
+    cards = page.locator("section.question-card")
+    assert cards.count() >= 2 and all(c.is_visible() for c in cards.all())  # presentation "all": one scrolling form
+    essay = page.locator(".item-extended_text").first
+    essay.get_by_label("Your answer").fill("Salted, slow, memory-hard hashes such as argon2id resist brute force.")
+    essay.locator("xpath=ancestor::section").locator(".save-state", has_text="Saved").wait_for()
+    assert "words" in essay.locator(".word-count").inner_text()
+    page.get_by_role("button", name="Finish and submit…").click()
+    dialog = page.get_by_role("dialog", name="Submit your exam?")
+    assert re.search(r"Not answered \(\d+\)", dialog.inner_text())
+    dialog.get_by_role("button", name="Keep working").click()
+    assert dialog.is_hidden()
+    page.get_by_role("button", name="Finish and submit…").click()
+    dialog.get_by_role("button", name="Submit now").click()
+    page.wait_for_url("**/result")
+    page.locator("#verdict").wait_for()
+    assert page.locator("#verdict").inner_text() == "Waiting for marking"
