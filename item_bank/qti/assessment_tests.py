@@ -51,10 +51,12 @@ def convert_test(root, path: str, path_to_id: dict[str, list[str]], known_ids: I
         partial = True
     if len(parts) > 1:
         reasons.append(f"{len(parts)} test parts flattened into one list of sections")
-    missing = [r for r in reasons if r.startswith("item ref ")]
-    if len(missing) > 3:
-        reasons = [r for r in reasons if not r.startswith("item ref ")]
-        reasons.insert(0, f"{len(missing)} item refs are not among the imported items (kept by identifier): " + ", ".join(m.split()[2] for m in missing))
+    for marker, summary in (("is not in the input", "item refs are not in the input (kept by identifier)"),
+                            ("is a skipped item", "item refs are skipped items (left out of their sections)")):
+        hits = [r for r in reasons if r.startswith("item ref ") and marker in r]
+        if len(hits) > 3:
+            reasons = [r for r in reasons if r not in hits]
+            reasons.insert(0, f"{len(hits)} {summary}: " + ", ".join(h.split()[2] for h in hits))
     if not sections:
         return None, ReportEntry(identifier, SKIPPED, reasons + ["no section with items"], kind="test", source_path=path)
     test = ImportedTest(identifier, title, sections, max_time_s=max_t, min_time_s=min_t, source_path=path)
@@ -73,12 +75,15 @@ def _walk_section(sec, path, path_to_id, known, sections, reasons, depth) -> boo
             href = child.get("href") or ""
             target = resolve_ref(path, href)
             idents = path_to_id.get(target) if target else None
-            if not idents:
-                ident = child.get("identifier")
+            ident = child.get("identifier")
+            if idents is None:  # not in the input: it may already be in the bank
                 if ident not in known:
-                    reasons.append(f"item ref {ident} ({href}) is not among the imported items")
+                    reasons.append(f"item ref {ident} ({href}) is not in the input; kept by identifier")
                     partial = True
                 idents = [ident]
+            elif not idents:
+                reasons.append(f"item ref {ident} ({href}) is a skipped item; left out of the section")
+                partial = True
             item_ids.extend(idents)
         elif child.tag == "qti-assessment-section":
             subsections.append(child)

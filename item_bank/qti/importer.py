@@ -58,6 +58,7 @@ def import_package(
         if kind == "test":
             tests.append((path, root, meta))
             continue
+        path_to_id.setdefault(path, [])  # stays empty when the item is skipped
         for item, entry in convert_item(root, path, files, meta):
             if item is not None and item.identifier in seen:
                 # Packages reuse identifiers across files (e.g. variants of one item): keep both, renamed.

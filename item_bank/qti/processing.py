@@ -182,4 +182,18 @@ def _merge_ext(scoring: dict, ext: dict, item_type: str, ctx: ItemContext) -> di
         if ours != theirs:
             ctx.note("exam-engine scoring extension disagrees with the QTI key (edited elsewhere?); the QTI key is used")
             return scoring
-    return extra
+    # Only the fields docs/items.md defines for the type; the bank's schema validates their values.
+    allowed = _COMMON_FIELDS | _TYPE_FIELDS[item_type]
+    return {k: v for k, v in extra.items() if k in allowed}
+
+
+_COMMON_FIELDS = {"points", "floor", "negative_marking", "weight"}
+_TYPE_FIELDS = {
+    "choice": {"correct", "rule", "mapping", "default_value", "lower_bound", "upper_bound"},
+    "text_entry": {"accepted", "case_sensitive", "normalize_whitespace"},
+    "numeric": {"value", "tolerance", "tolerance_mode"},
+    "extended_text": {"rubric"},
+    "order": {"correct_order", "rule"},
+    "match": {"pairs", "rule", "mapping", "default_value", "lower_bound", "upper_bound"},
+    "inline_choice": {"correct", "rule"},
+}
