@@ -6,7 +6,9 @@
 * :class:`LinearScale` — raw points to a reporting scale (e.g. 0..max -> 200..800).
 * :class:`ThetaScale` — an IRT ability to a reporting scale (intercept + slope * theta).
 
-A cut is met when the value is >= the cut (to within 1e-9).
+A cut is met when the value is >= the cut (to within 1e-9). A section
+minimum for a section the attempt lacks is unmet (reason
+``section_missing:<name>``) rather than an error, so a submit never fails on it.
 """
 
 from __future__ import annotations
@@ -108,7 +110,9 @@ def decide(policy: PassPolicy, *, score: float, max_score: float,
     sections = sections or {}
     for name, minimum in policy.section_minimums.items():
         if name not in sections:
-            raise InvalidData(f"the pass policy has a minimum for section {name!r}, which the attempt lacks")
+            # a misconfigured exam must not crash a submit: the minimum is unmet, and says why
+            reasons.append(f"section_missing:{name}")
+            continue
         s, m = sections[name]
         got = percentage(s, m) if minimum.mode == "percentage" else s
         if got < minimum.value - EPS:

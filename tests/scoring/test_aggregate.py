@@ -82,8 +82,8 @@ class TestScoreAttempt:
             score_attempt([it("q", 1, weight=-1)])
         with pytest.raises(InvalidData):
             score_attempt([{"item_id": "q"}])
-        with pytest.raises(InvalidData):
-            score_attempt([it("q", 1, section="A")], PassPolicy(50, section_minimums={"Z": SectionMinimum(1)}))
+        r = score_attempt([it("q", 1, section="A")], PassPolicy(50, section_minimums={"Z": SectionMinimum(1)}))
+        assert r.passed is False and r.decision.reasons == ("section_missing:Z",)
 
     def test_scaled_scores(self):
         items = [it("q1", 3, 4)]
