@@ -259,3 +259,30 @@ def test_ability_bad_input(f):
         f([[0, 1, 2, 0, 0]], A, B)
     with pytest.raises(InvalidData):
         f([[0, 1, 1, 0, 0]], A, [np.nan] * 5)
+
+
+def test_single_precision_path_agrees_with_double(monkeypatch):
+    """Large data runs the E-step in float32; with missing cells too, it must agree with float64."""
+    import scoring.irt as irt_mod
+
+    a, b, rng = _truth(10, 21)
+    x = simulate_responses(rng.normal(size=25_000), a, b, seed=22)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    single = calibrate(x, "2PL")
+    monkeypatch.setattr(irt_mod, "SINGLE_PRECISION_CELLS", 10**12)
+    double = calibrate(x, "2PL")
+    assert single.converged and double.converged
+    np.testing.assert_allclose(single.a, double.a, atol=2e-3)
+    np.testing.assert_allclose(single.b, double.b, atol=2e-3)
+    assert single.loglik == pytest.approx(double.loglik, rel=1e-5)
+    np.testing.assert_allclose(single.se_b, double.se_b, rtol=0.02)
+
+
+def test_plain_em_and_squarem_reach_the_same_optimum():
+    a, b, rng = _truth(12, 23)
+    x = simulate_responses(rng.normal(size=3000), a, b, seed=24)
+    fast = calibrate(x, "2PL", tol=1e-6)
+    slow = calibrate(x, "2PL", tol=1e-6, accelerate=False)
+    assert fast.converged and slow.converged
+    np.testing.assert_allclose(fast.b, slow.b, atol=1e-3)
+    assert fast.n_iter < slow.n_iter

@@ -101,3 +101,25 @@ def test_inline_choice_bounds(data, rule):
     assert in_bounds(r, s)
     r2 = grade_item("inline_choice", s, dict(reversed(list(resp.items()))), inter)
     assert r.score == r2.score
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3, 0), st.floats(0.1, 10), st.floats(0, 1), st.floats(0, 5),
+                          st.sampled_from(["A", "B", None])), max_size=12),
+       st.floats(0, 100))
+def test_attempt_totals_bounds_and_item_order_invariance(rows, cut):
+    from scoring import ItemScore, ScoredItem
+    from scoring.aggregate import score_attempt
+    from scoring.thresholds import PassPolicy
+
+    items = []
+    for i, (floor, mx, frac, w, sec) in enumerate(rows):
+        s = floor + frac * (mx - floor)
+        items.append(ScoredItem(f"q{i}", ItemScore(s, mx, s >= mx), sec, w))
+    r = score_attempt(items, PassPolicy(cut))
+    lo = sum(f * w for f, _, _, w, _ in rows)
+    hi = sum(m * w for _, m, _, w, _ in rows)
+    assert lo - 1e-6 <= r.score <= hi + 1e-6 and abs(r.max_score - hi) < 1e-6
+    assert r.percentage <= 100 + 1e-6
+    r2 = score_attempt(list(reversed(items)), PassPolicy(cut))
+    assert abs(r.score - r2.score) < 1e-6 and r.passed == r2.passed
