@@ -8,7 +8,8 @@ from item_bank.orm import Base
 
 #: Every module that declares tables; a new one is added here and gets a migration.
 MODEL_MODULES = ("exam_engine.auth.models", "item_bank.models", "exam_engine.exams.models",
-                 "exam_engine.sessions.models")
+                 "exam_engine.sessions.models",
+                 "exam_engine.proctoring.models")
 
 for _name in MODEL_MODULES:
     importlib.import_module(_name)

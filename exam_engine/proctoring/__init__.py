@@ -1,0 +1,1 @@
+"""Proctoring: signals from the browser and the server, policy rules and flags, review, reports, collusion screening."""
