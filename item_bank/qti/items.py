@@ -105,6 +105,32 @@ def _convert_one(root, identifier, path, files, meta, ext, version, part=None, w
     return imported, ReportEntry(identifier, status, ctx.reasons, source_path=path)
 
 
+def _processing_constants(root, rid: str) -> list[list[str]]:
+    """Every constant the processing compares `rid` with (match, string-match, equal), as value lists."""
+    rproc = first_child(root, "qti-response-processing")
+    out: list[list[str]] = []
+    if rproc is None:
+        return out
+    for cmp in rproc.iter("qti-match", "qti-string-match", "qti-equal", "qti-member", "qti-contains"):
+        args = element_children(cmp)
+        if len(args) != 2 or not any(a.tag == "qti-variable" and a.get("identifier") == rid for a in args):
+            continue
+        const = next((a for a in args if not (a.tag == "qti-variable" and a.get("identifier") == rid)), None)
+        if const is None:
+            continue
+        if const.tag == "qti-base-value":
+            out.append([const.text or ""])
+        elif const.tag in ("qti-multiple", "qti-ordered") and all(c.tag == "qti-base-value" for c in element_children(const)):
+            out.append([c.text or "" for c in element_children(const)])
+    return out
+
+
+def _key_from_processing(root, rid: str) -> list[str]:
+    """The constant the processing first compares `rid` with, as values ([] when none)."""
+    consts = _processing_constants(root, rid)
+    return consts[0] if consts else []
+
+
 def read_declarations(root) -> tuple[dict[str, rp.Declaration], dict[str, Any], dict[str, Any]]:
     """Response declarations (as rp.Declaration), outcome defaults and outcome attributes of an item."""
     decls: dict[str, rp.Declaration] = {}
@@ -124,6 +150,9 @@ def read_declarations(root) -> tuple[dict[str, rp.Declaration], dict[str, Any], 
             d.lower_bound = float(mp.get("lower-bound")) if mp.get("lower-bound") else None
             d.upper_bound = float(mp.get("upper-bound")) if mp.get("upper-bound") else None
         d.has_area_mapping = first_child(rd, "qti-area-mapping") is not None
+        if not d.correct:
+            d.correct = _key_from_processing(root, d.identifier)
+            d.key_from_processing = bool(d.correct)
         decls[d.identifier] = d
     outcomes: dict[str, Any] = {}
     outcome_attrs: dict[str, Any] = {}
@@ -173,6 +202,10 @@ def _convert(root, identifier: str, ctx: ItemContext, meta: dict, ext: dict) -> 
     kind = next(iter(kinds))
     builder = _BUILDERS[kind]
     item_type, interaction, candidates, probes = builder(interactions, decls, ctx, body)
+    for inter in interactions:
+        d = decls.get(inter.get("response-identifier"))
+        if d is not None and d.key_from_processing:
+            ctx.note(f"no correct response declared for {d.identifier}: the key is the value the response processing compares it with")
     scoring = choose_scoring(root, item_type, interactions, decls, outcomes, outcome_attrs, candidates, probes, ctx, ext)
     stem = body_html(body, ctx)
     language = root.get("xml-lang") or meta.get("language") or "en"
@@ -296,6 +329,10 @@ def _build_choice(inters, decls, ctx, body, choices=None):
             probes.append(list(ids))
         if max_choices > 0:
             probes = [p for p in probes if len(p) <= max_choices]
+    for const in _processing_constants(body.getparent(), d.identifier):  # e.g. alternative keys
+        const = [c.strip() for c in const if c.strip() in ids]
+        if const and (max_choices == 0 or len(const) <= max_choices) and (d.cardinality != "single" or len(const) == 1):
+            probes.append(const)
     rid = d.identifier
     conv = (lambda r: {rid: (r[0] if r else None)}) if d.cardinality == "single" else (lambda r: {rid: rp.Multiple(r) if r else None})
     return "choice", interaction, cands, [(p, conv(p)) for p in probes]
@@ -340,6 +377,8 @@ def _build_order(inters, decls, ctx, body):
     cands = [lambda p: {"points": p, "correct_order": correct, "rule": "exact"},
              lambda p: {"points": p, "correct_order": correct, "rule": "pairs"}]
     probes = [list(correct), list(reversed(correct))]
+    probes += [[c.strip() for c in const] for const in _processing_constants(body.getparent(), d.identifier)
+               if sorted(c.strip() for c in const) == sorted(ids)]
     for i in range(len(correct) - 1):
         swapped = list(correct)
         swapped[i], swapped[i + 1] = swapped[i + 1], swapped[i]
@@ -555,7 +594,8 @@ def _build_text_entry(inters, decls, ctx, body):
         return cand
 
     cands = [make(case_sensitive, True), make(not case_sensitive, True), make(True, False), make(False, False)]
-    probes = [v for v in accepted_map] + [v.upper() for v in accepted_map] + [v.lower() for v in accepted_map] + ["zz-not-an-answer"]
+    consts = [c[0] for c in _processing_constants(body.getparent(), d.identifier) if len(c) == 1]
+    probes = [v for v in accepted_map] + [v.upper() for v in accepted_map] + [v.lower() for v in accepted_map] + consts + ["zz-not-an-answer"]
     return "text_entry", interaction, cands, [(p, {rid: p}) for p in dict.fromkeys(probes)]
 
 

@@ -53,6 +53,8 @@ class Declaration:
     lower_bound: float | None = None
     upper_bound: float | None = None
     has_area_mapping: bool = False
+    #: no correct response declared: `correct` was read from the processing's comparison constant
+    key_from_processing: bool = False
 
 
 def parse_scalar(text: str, base_type: str) -> Any:

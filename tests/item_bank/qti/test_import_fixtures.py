@@ -245,3 +245,13 @@ def test_item_with_several_block_interactions_is_split():
         assert item.identifier.startswith("qti3-match-02-")
         assert item.title.endswith(f"({n}/{len(result.items)})")
     assert all(e.status == "partial" and "one item per interaction" in e.reasons[0] for e in result.report)
+
+
+def test_key_read_from_processing_and_alternative_key_reported():
+    result = import_package(fixture_path("qti3", "examples", "items", "choice_multiple_chocolade.xml"))
+    item = result.items[0].item
+    assert sorted(item["scoring"]["correct"]) == [f"C{n:02d}" for n in range(1, 11)]
+    (entry,) = result.report
+    assert entry.status == "partial"
+    assert any("compares it with" in r for r in entry.reasons)
+    assert any("not reproduced" in r and "C11" in r for r in entry.reasons)  # the second accepted set
