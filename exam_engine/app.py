@@ -53,7 +53,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from item_bank.api import blp as bank_blp
     from .auth.api import blp as auth_blp
     from .exams.api import blp as exams_blp
-    for blp in (auth_blp, bank_blp, exams_blp):
+    from .grading.api import blp as grading_blp
+    for blp in (auth_blp, bank_blp, exams_blp, grading_blp):
         api.register_blueprint(blp)
     _register_optional_blueprints(app, api)
 

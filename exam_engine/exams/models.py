@@ -64,3 +64,19 @@ class ExamExaminer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+class ExamKeyOverride(Base):
+    """A corrected key for one item of an exam (rescoring): replaces the pinned version's scoring."""
+
+    __tablename__ = "exam_key_overrides"
+    __table_args__ = (UniqueConstraint("exam_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int]
+    #: The corrected `scoring` object (docs/items.md), validated like an item's.
+    scoring: Mapped[dict]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

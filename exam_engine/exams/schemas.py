@@ -51,6 +51,27 @@ class ProctoringPolicySchema(StrictSchema):
     settings = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+class MarkingSchema(StrictSchema):
+    """How essays are marked: one or two independent markers and how their marks combine."""
+
+    required_markers = fields.Integer(load_default=1, validate=validate.Range(min=1, max=2))
+    rule = fields.String(load_default="average", validate=validate.OneOf(["average", "highest", "lowest", "first"]))
+    max_difference = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    third_rule = fields.String(load_default="closest_pair", validate=validate.OneOf(["closest_pair", "third_decides"]))
+
+
+class AdaptiveSchema(StrictSchema):
+    """Adaptive (CAT) delivery: items chosen one at a time by maximum information from the sections' pools."""
+
+    max_length = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    min_length = fields.Integer(load_default=5, validate=validate.Range(min=1, max=200))
+    target_se = fields.Float(load_default=0.3, allow_none=True, validate=validate.Range(min=0.05, max=2))
+    randomesque = fields.Integer(load_default=3, validate=validate.Range(min=1, max=20))
+    #: Section id -> share of the test for content balancing (default: in proportion to the pools).
+    blueprint = fields.Dict(keys=fields.String(), values=fields.Float(validate=validate.Range(min=0, max=1)),
+                            load_default=None, allow_none=True)
+
+
 class ExamDefinitionSchema(StrictSchema):
     """An exam as an instructor writes it."""
 
@@ -72,7 +93,8 @@ class ExamDefinitionSchema(StrictSchema):
     second_connection = fields.String(load_default="takeover", validate=validate.OneOf(["takeover", "refuse"]))
     proctoring = fields.Nested(ProctoringPolicySchema, load_default=None, allow_none=True)
     achievement_id = fields.Integer(load_default=None, allow_none=True)
-    adaptive = fields.Dict(keys=fields.String(), load_default=None, allow_none=True)
+    adaptive = fields.Nested(AdaptiveSchema, load_default=None, allow_none=True)
+    marking = fields.Nested(MarkingSchema, load_default=None, allow_none=True)
 
     @validates_schema
     def _checks(self, data, **_kwargs):  # noqa: ANN001

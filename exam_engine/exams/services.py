@@ -167,8 +167,13 @@ def publish_exam(session: Session, user: User, exam_id: int, *, now: datetime) -
         raise Conflict(f"version {latest.version} is already {latest.status}", code="not_a_draft")
     defn = dict(latest.definition)
     candidates, item_of = resolve_sections(session, defn)
-    check_assemblable(defn["sections"], candidates, item_of)
-    defn["resolved"] = {"candidates": candidates, "item_of": {str(k): v for k, v in item_of.items()}}
+    resolved: dict = {"candidates": candidates, "item_of": {str(k): v for k, v in item_of.items()}}
+    if defn.get("adaptive"):
+        from ..sessions.adaptive import resolve_bank
+        resolved["irt"] = resolve_bank(session, defn, candidates)
+    else:
+        check_assemblable(defn["sections"], candidates, item_of)
+    defn["resolved"] = resolved
     latest.definition = defn
     latest.status = "published"
     latest.published_at = now

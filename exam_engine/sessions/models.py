@@ -74,6 +74,8 @@ class ExamSession(Base):
     scored_at: Mapped[datetime | None]
     #: Messages from examiners, kept so a reload shows them again.
     messages: Mapped[list] = mapped_column(default=list)
+    #: Adaptive exams: the CAT state (bank indices given, 0/1 answers, exclusions) and the last estimate.
+    adaptive_state: Mapped[dict | None]
     #: Proctoring risk score (0..100) for the examiner's dashboard.
     risk: Mapped[float] = mapped_column(Float, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

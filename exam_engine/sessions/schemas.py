@@ -74,5 +74,7 @@ class ResultSchema(Schema):
     sections = fields.Dict()
     items = fields.Dict()
     log_head = fields.String(allow_none=True)
+    theta = fields.Float(allow_none=True, metadata={"description": "ability estimate (adaptive exams)"})
+    theta_se = fields.Float(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
     scored_at = fields.DateTime(allow_none=True)

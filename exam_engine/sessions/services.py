@@ -70,7 +70,12 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
     item_of = {int(k): v for k, v in resolved["item_of"].items()}
     session_id = secrets.token_hex(16)
     seed = secrets.token_hex(16)
-    form = assemble_form(defn["sections"], resolved["candidates"], item_of, seed)
+    adaptive_state = None
+    if defn.get("adaptive"):
+        from .adaptive import first_form
+        form, adaptive_state = first_form(defn, seed)
+    else:
+        form = assemble_form(defn["sections"], resolved["candidates"], item_of, seed)
     allowed = timing.allowed_seconds(defn.get("time_limit_s"), user.extra_time_pct)
     closes_at = version.closes_at
     deadline = timing.initial_deadline(now, allowed, closes_at, defn.get("on_close", "keep_time"))
@@ -78,7 +83,8 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
                           attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
                           status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
                           allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
-                          user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now)
+                          user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
+                          adaptive_state=adaptive_state)
     try:
         with session.begin_nested():
             session.add(attempt)
@@ -170,6 +176,8 @@ def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict
         "flagged": sorted(r.item_id for r in responses if r.is_flagged),
         "last_seq": attempt.last_seq, "messages": attempt.messages or [],
         "proctoring": defn.get("proctoring"),
+        "adaptive": None if attempt.adaptive_state is None else {
+            "done": attempt.adaptive_state.get("done", False), "max_length": defn["adaptive"]["max_length"]},
     }
 
 
@@ -274,7 +282,26 @@ def _form_entry(attempt: ExamSession, item_id: Any) -> tuple[int, dict]:
 
 
 def _navigation(session: Session, attempt: ExamSession) -> str:
+    if attempt.adaptive_state is not None:
+        return "linear"  # adaptive: only the item on screen may be answered
     return session.get(ExamVersion, attempt.exam_version_id).definition.get("navigation", "free")
+
+
+def next_item(session: Session, user: User, session_id: Any, *, seq: Any, now: datetime) -> dict:
+    """Adaptive exams: grade the current answer and get the next item (or `done` with the estimate)."""
+    seq = _check_seq(seq)
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    replay = _replayed(session, attempt, seq)
+    if replay is not None:
+        return replay
+    _check_open(attempt, now)
+    if attempt.adaptive_state is None:
+        raise _err("not_adaptive", "this exam is not adaptive: all items were given at join", 422)
+    from .adaptive import advance
+    out = advance(session, attempt, now=now, actor_id=user.id)
+    ack = _applied(session, attempt, seq, "next", {"ok": True, "seq": seq, **out})
+    session.flush()
+    return ack
 
 
 def record_answer(session: Session, user: User, session_id: Any, *, item_id: Any, response: Any, seq: Any,
@@ -392,8 +419,16 @@ def close_attempt(session: Session, attempt: ExamSession, *, now: datetime, reas
     score(session, attempt, now=now)
 
 
+def key_overrides(session: Session, exam_id: int) -> dict[int, dict]:
+    """Corrected keys of an exam's items (rescoring), item id -> scoring."""
+    from ..exams.models import ExamKeyOverride
+    return {o.item_id: o.scoring for o in session.scalars(select(ExamKeyOverride).where(ExamKeyOverride.exam_id == exam_id))}
+
+
 def grade_entries(session: Session, attempt: ExamSession, overrides: dict | None = None) -> list[dict]:
     """Grade every item of the form with the scoring library (manual grades kept in item_score)."""
+    if overrides is None:
+        overrides = key_overrides(session, attempt.exam_id)
     ids = [e["version_id"] for e in attempt.form]
     versions = {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(ids)))}
     rows = {r.item_id: r for r in session.scalars(select(SessionResponse).where(SessionResponse.session_id == attempt.id))}
@@ -429,14 +464,22 @@ def pass_policy(defn: dict) -> dict | None:
     return {"mode": policy.get("mode", "percentage"), "cut_score": policy["cut_score"], "section_minimums": minimums}
 
 
-def score(session: Session, attempt: ExamSession, *, now: datetime, overrides: dict | None = None) -> dict:
+def score(session: Session, attempt: ExamSession, *, now: datetime, overrides: dict | None = None,
+          graded: list[dict] | None = None, reason: str = "submit") -> dict:
     """Score the attempt with the scoring library; a missing manual grade leaves it pending."""
     version = session.get(ExamVersion, attempt.exam_version_id)
-    graded = grade_entries(session, attempt, overrides)
-    result = scoring.aggregate.score_attempt(graded, pass_policy(version.definition))
+    if graded is None:
+        graded = grade_entries(session, attempt, overrides)
+    theta = None
+    adaptive = adaptive_summary(session, attempt)
+    if adaptive is not None:
+        theta = adaptive["theta"]
+    result = scoring.aggregate.score_attempt(graded, pass_policy(version.definition), theta=theta)
     data = result.to_dict()
     data["items"] = {g["item_id"]: g["score"].to_dict() for g in graded}
     data["log_head"] = attempt.log_head
+    if adaptive is not None:
+        data["theta"], data["theta_se"] = adaptive["theta"], adaptive["se"]
     new_status = Status.PENDING_GRADING.value if result.is_pending else Status.SCORED.value
     attempt.status = new_status
     attempt.result = _json_safe(data)
@@ -444,8 +487,8 @@ def score(session: Session, attempt: ExamSession, *, now: datetime, overrides: d
     attempt.is_passed = result.passed
     attempt.scored_at = now
     eventlog.append(session, attempt, "score", {"status": result.status, "score": result.score,
-                                                "max_score": result.max_score, "passed": result.passed},
-                    at=now, actor_id=None)
+                                                "max_score": result.max_score, "passed": result.passed,
+                                                "reason": reason}, at=now, actor_id=None)
     attempt.result = {**attempt.result, "log_head": attempt.log_head}
     session.flush()
     for hook in AFTER_SCORE:
@@ -455,6 +498,13 @@ def score(session: Session, attempt: ExamSession, *, now: datetime, overrides: d
 
 #: Called after an attempt is scored: fn(session, attempt, now) (credentials, LTI grade passback...).
 AFTER_SCORE: list = []
+
+def adaptive_summary(session: Session, attempt: ExamSession) -> dict | None:
+    """{"theta", "se"} of an adaptive attempt, else None."""
+    if attempt.adaptive_state is None:
+        return None
+    from .adaptive import summary as adaptive_estimate
+    return adaptive_estimate(session, attempt)
 
 
 def _json_safe(value: Any) -> Any:
@@ -495,6 +545,7 @@ def result_for(session: Session, user: User, session_id: str, *, now: datetime) 
     out = {"session_id": attempt.id, "exam_id": attempt.exam_id, "status": attempt.status, "score": res["score"],
            "max_score": res["max_score"], "percentage": res["percentage"], "passed": res["passed"],
            "pending": res["status"] == "pending", "sections": res["sections"], "log_head": res.get("log_head"),
+           "theta": res.get("theta"), "theta_se": res.get("theta_se"),
            "submitted_at": attempt.submitted_at, "scored_at": attempt.scored_at,
            "items": {k: {"score": v["score"], "max_score": v["max_score"], "is_correct": v["is_correct"],
                          "is_pending_manual": v["is_pending_manual"]} for k, v in res["items"].items()}}

@@ -164,6 +164,12 @@ class ExamNamespace(Namespace):
             return ack, after
         return self._run(SubmitSchema, payload, work)
 
+    def on_next(self, payload=None):  # noqa: ANN001
+        """Adaptive exams: grade the current answer and receive the next item."""
+        def work(db, user, data):  # noqa: ANN001
+            return services.next_item(db, user, data["session_id"], seq=data["seq"], now=utcnow()), None
+        return self._run(SubmitSchema, payload, work)
+
     def on_time(self, payload=None):  # noqa: ANN001
         def work(db, user, data):  # noqa: ANN001
             attempt = services.learner_attempt(db, user, data["session_id"])

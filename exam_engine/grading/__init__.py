@@ -1,0 +1,1 @@
+"""Grading after delivery: the essay marking queue, rescoring, item analysis, IRT calibration."""
