@@ -209,16 +209,24 @@ class EncodedResponses:
     answered: np.ndarray
     #: row -> raw response, for items graded by the scalar fallback
     fallback: dict = field(default_factory=dict)
+    #: row -> (code, message) of responses refused with ``on_invalid="flag"`` (graded 0)
+    invalid: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.item.size)
 
 
-def encode_responses(compiled: CompiledItems, item_index: Sequence[int], responses: Sequence[Any]) -> EncodedResponses:
+def encode_responses(compiled: CompiledItems, item_index: Sequence[int], responses: Sequence[Any], *,
+                     on_invalid: str = "raise") -> EncodedResponses:
     """Validate and encode responses; ``item_index[r]`` is the compiled item answered by ``responses[r]``.
 
-    Raises :class:`InvalidResponse` naming the row of the first bad response.
+    ``on_invalid="raise"`` (default) raises :class:`InvalidResponse` naming the
+    row of the first bad response; ``"flag"`` records it in
+    ``EncodedResponses.invalid`` (row -> (code, message)) and grades it 0, so
+    one stored response that no longer fits does not stop a whole rescore.
     """
+    if on_invalid not in ("raise", "flag"):
+        raise InvalidData("on_invalid must be 'raise' or 'flag'")
     idx = np.asarray(item_index, dtype=np.int64)
     n = idx.size
     if len(responses) != n:
@@ -229,6 +237,7 @@ def encode_responses(compiled: CompiledItems, item_index: Sequence[int], respons
     num = np.zeros(n)
     answered = np.zeros(n, bool)
     fallback: dict = {}
+    invalid: dict = {}
     kinds, keys, positions = compiled.kind, compiled.keys, compiled.positions
     for r in range(n):
         i = int(idx[r])
@@ -236,8 +245,17 @@ def encode_responses(compiled: CompiledItems, item_index: Sequence[int], respons
         resp = responses[r]
         try:
             canon = validation.VALIDATORS[k.item_type](k.interaction, resp)
+            if k.item_type == "inline_choice" and k.interaction is None and canon:
+                unknown = set(canon) - positions[i].get("__gaps__", set())
+                if unknown:
+                    raise InvalidResponse("unknown_gap", f"unknown gap {sorted(unknown)[0]!r}")
+            if kinds[i] == ORDER and canon is not None and set(canon) != set(positions[i]):
+                raise InvalidResponse("not_a_permutation", "not a permutation of the options")
         except InvalidResponse as e:
-            raise InvalidResponse(e.code, f"response {r}: {e.message}") from None
+            if on_invalid == "raise":
+                raise InvalidResponse(e.code, f"response {r}: {e.message}") from None
+            invalid[r] = (e.code, e.message)
+            continue
         kind = kinds[i]
         if kind == FALLBACK:
             fallback[r] = resp
@@ -253,10 +271,7 @@ def encode_responses(compiled: CompiledItems, item_index: Sequence[int], respons
             elif k.item_type == "match":
                 units = canon
             else:
-                gaps = pos["__gaps__"]
-                units = [(g, o) for g, o in canon.items()]
-                if k.interaction is None and any(g not in gaps for g, _ in units):
-                    raise InvalidResponse("unknown_gap", f"response {r}: unknown gap")
+                units = list(canon.items())
             b = 0
             for u in units:
                 j = pos.get(u)
@@ -269,8 +284,6 @@ def encode_responses(compiled: CompiledItems, item_index: Sequence[int], respons
             bits[r] = np.uint64(b)
         elif kind == ORDER:
             pos = positions[i]
-            if set(canon) != set(pos):
-                raise InvalidResponse("not_a_permutation", f"response {r}: not a permutation of the options")
             b = 0
             for rank, o in enumerate(canon):
                 b |= rank << (4 * pos[o])
@@ -283,7 +296,7 @@ def encode_responses(compiled: CompiledItems, item_index: Sequence[int], respons
                                           normalize_whitespace=pos["normalize_whitespace"])
             code = compiled.vocab.get(norm)
             num[r] = -1 if code is None else code
-    return EncodedResponses(idx, bits, num, answered, fallback)
+    return EncodedResponses(idx, bits, num, answered, fallback, invalid)
 
 
 @dataclass
@@ -295,6 +308,8 @@ class BatchScores:
     is_correct: np.ndarray
     is_pending_manual: np.ndarray
     weight: np.ndarray
+    #: rows whose response was refused (``on_invalid="flag"``); their score is 0
+    is_invalid: np.ndarray = None
 
 
 def grade_encoded(compiled: CompiledItems, enc: EncodedResponses) -> BatchScores:
@@ -363,13 +378,17 @@ def grade_encoded(compiled: CompiledItems, enc: EncodedResponses) -> BatchScores
         k = compiled.keys[int(it[r])]
         s = get_grader(k.item_type)(k.scoring, resp, k.interaction)
         score[r], correct[r], pending[r] = s.score, s.is_correct, s.is_pending_manual
-    return BatchScores(score, points.copy(), correct, pending, compiled.weight[it])
+    invalid = np.zeros(it.size, dtype=bool)
+    if enc.invalid:
+        invalid[list(enc.invalid)] = True
+    return BatchScores(score, points.copy(), correct, pending, compiled.weight[it], invalid)
 
 
-def grade_batch(items: Sequence[Any], item_index: Sequence[int], responses: Sequence[Any]) -> BatchScores:
-    """Compile, encode and grade in one call."""
+def grade_batch(items: Sequence[Any], item_index: Sequence[int], responses: Sequence[Any], *,
+                on_invalid: str = "raise") -> BatchScores:
+    """Compile, encode and grade in one call (``on_invalid`` as in :func:`encode_responses`)."""
     compiled = compile_items(items)
-    return grade_encoded(compiled, encode_responses(compiled, item_index, responses))
+    return grade_encoded(compiled, encode_responses(compiled, item_index, responses, on_invalid=on_invalid))
 
 
 def attempt_totals(scores: BatchScores, attempt_index: Any, n_attempts: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

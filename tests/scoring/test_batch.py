@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import InvalidResponse, grade_item
+from scoring import InvalidData, InvalidResponse, grade_item
 from scoring.batch import attempt_totals, compile_items, encode_responses, grade_batch, grade_encoded
 
 from ._generators import opts, random_item, random_response
@@ -75,3 +75,17 @@ def test_attempt_totals():
     s = grade_batch(items, [0, 1, 0, 1], [1, 2, 0, 2])
     tot, mx, pend = attempt_totals(s, [0, 0, 1, 1])
     assert list(tot) == [5, 3] and list(mx) == [5, 5] and list(pend) == [0, 0]
+
+
+def test_flagging_invalid_rows_keeps_the_batch_going():
+    inter = {"options": opts(["a", "b"]), "max_choices": 1}
+    items = [("choice", {"correct": ["a"], "negative_marking": 1, "floor": -1}, inter),
+             ("order", {"correct_order": ["a", "b"]}, {"options": opts(["a", "b"])})]
+    s = grade_batch(items, [0, 0, 0, 1, 1], [["a"], ["a", "b"], ["zz"], ["b", "a"], ["a"]], on_invalid="flag")
+    assert list(s.is_invalid) == [False, True, True, False, True]
+    assert list(s.score) == [1, 0, 0, 0, 0]
+    c = compile_items(items)
+    enc = encode_responses(c, [0, 1], [["a", "b"], ["a"]], on_invalid="flag")
+    assert enc.invalid[0][0] == "too_many_choices" and enc.invalid[1][0] == "not_a_permutation"
+    with pytest.raises(InvalidData):
+        encode_responses(c, [0], [["a"]], on_invalid="ignore")
