@@ -98,6 +98,11 @@ def audit_verify(app: Flask | None, session_id: str) -> None:
     sys.exit(1)
 
 
+from .psychometrics_cli import register as _register_psychometrics  # noqa: E402
+
+_register_psychometrics(main_group, _app)
+
+
 def _safe_url(url: str) -> str:
     if "@" in url:
         scheme, rest = url.split("://", 1)

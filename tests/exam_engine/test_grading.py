@@ -220,3 +220,15 @@ def test_adaptive_exam_end_to_end_over_the_socket(app, client, bank_items, make_
         {"id": "all", "pool": {"bank_ids": [bank_id], "types": ["numeric"]}, "draw": 1}]}}).get_json()["id"]
     refused = client.post(f"/api/v1/exams/{plain}/publish", headers=h)
     assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "exam_not_assemblable"
+
+
+def test_cat_sim_command():
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from exam_engine.cli import main_group
+    result = CliRunner().invoke(main_group, ["cat-sim", "--examinees", "100", "--bank-size", "200", "--length", "10"])
+    assert result.exit_code == 0, result.output
+    out = _json.loads(result.output[result.output.index("{"):])
+    assert out["examinees"] == 100 and out["mean_length"] == 10 and 0 < out["rmse"] < 1
