@@ -14,7 +14,7 @@ after a rescore.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping
 
 from .errors import InvalidData
