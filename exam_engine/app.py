@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .grading.api import blp as grading_blp
     for blp in (auth_blp, bank_blp, exams_blp, grading_blp):
         api.register_blueprint(blp)
+    from .credentials_engine import register as register_credentials; register_credentials(app, api)  # noqa: E702
     _register_optional_blueprints(app, api)
 
     _init_socketio(app)

@@ -10,7 +10,8 @@ from item_bank.orm import Base
 MODEL_MODULES = ("exam_engine.auth.models", "item_bank.models", "exam_engine.exams.models",
                  "exam_engine.sessions.models",
                  "exam_engine.grading.models",
-                 "exam_engine.proctoring.models")
+                 "exam_engine.proctoring.models",
+                 "exam_engine.credentials_engine.models")
 
 for _name in MODEL_MODULES:
     importlib.import_module(_name)
