@@ -103,6 +103,11 @@ from .psychometrics_cli import register as _register_psychometrics  # noqa: E402
 _register_psychometrics(main_group, _app)
 
 
+from .credentials_engine.cli import register as _register_credentials  # noqa: E402
+
+_register_credentials(main_group, _app)
+
+
 def _safe_url(url: str) -> str:
     if "@" in url:
         scheme, rest = url.split("://", 1)
