@@ -115,6 +115,11 @@ def _safe_url(url: str) -> str:
     return url
 
 
+from .lti.cli import lti_cli, roster_cli  # noqa: E402  (feature commands)
+main_group.add_command(lti_cli)
+main_group.add_command(roster_cli)
+
+
 def register_commands(app: Flask) -> None:
     """Flask CLI (`flask --app exam_engine.app`) gets the same commands."""
     for name, cmd in main_group.commands.items():

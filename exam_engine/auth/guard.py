@@ -18,7 +18,7 @@ from .services import user_for_token
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 #: Endpoints that authenticate by the credentials they carry, so a cookie is irrelevant to them.
-CSRF_EXEMPT_PATHS = {"/api/v1/auth/token", "/api/v1/auth/session"}
+CSRF_EXEMPT_PATHS = {"/api/v1/auth/token", "/api/v1/auth/session", "/lti/login", "/lti/launch", "/lti/deep-link"}
 
 
 def bearer_token() -> str | None:
