@@ -11,9 +11,10 @@ from flask import Flask
 
 def register(app: Flask, api) -> None:  # noqa: ANN001 - the engine's Api, unused: pages are not in the OpenAPI document
     """Register the web client's blueprints, HTML error pages and template helpers on `app`."""
-    from . import author, core, errors, learner
+    from . import author, core, errors, exams, learner
 
     app.register_blueprint(core.bp)
     app.register_blueprint(author.bp)
+    app.register_blueprint(exams.bp)
     app.register_blueprint(learner.bp)
     errors.install(app)

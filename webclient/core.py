@@ -69,6 +69,7 @@ def navigation(user) -> list[tuple[str, str, str]]:  # noqa: ANN001
         items.append(("learn.dashboard", "My exams", "learn"))
     if user.role in ("instructor", "admin"):
         items.append(("author.banks", "Item banks", "author"))
+        items.append(("exams.index", "Exams", "exams"))
     if user.role in ("examiner", "admin"):
         items.append(("web.home_examiner", "Live monitor", "monitor"))
     return items
@@ -175,9 +176,9 @@ def settings():
 
 
 @bp.get("/monitor")
-@page_login_required("examiner", "admin")
+@page_login_required("examiner", "instructor", "admin")
 def home_examiner():
-    """The examiner's landing page (the live monitor arrives with the /monitor namespace)."""
+    """The live monitor of the exams the caller watches (the /monitor namespace)."""
     return render_template("web/monitor.html")
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .conftest import login, screenshot
+from .conftest import audit, login, screenshot
 
 TIMED = "Statistics and climate: timed exam with sections"
 
@@ -39,12 +39,14 @@ def test_examiner_acts_and_learner_sees_it_at_once(new_page, live_server):
     row.wait_for()
     assert "in progress" in row.inner_text()
     screenshot(examiner, "examiner-monitor")
+    assert not audit(examiner, under_csp=True)
 
     # Pause: the learner's page says so at once and the questions are locked.
     row.get_by_role("button", name="Pause: Lea Learner").click()
     dialog = examiner.get_by_role("dialog", name="Pause the attempt")
     dialog.get_by_role("button", name="Pause").click()
     learner.locator("#banner-paused").wait_for(timeout=5000)
+    assert not audit(learner, under_csp=True)
     assert learner.locator("#exam-layout").evaluate("el => el.inert")
     assert "paused" in row.inner_text()
 

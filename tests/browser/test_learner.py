@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .conftest import login, screenshot
+from .conftest import audit, login, screenshot
 
 QUICK = "Web security: quick check"
 ESSAYS = "Web security: written answers"
@@ -80,6 +80,7 @@ def test_whole_journey(learner, live_server, page):
             assert _card(page).get_by_role("button", name="⚑ Flagged for review").get_attribute("aria-pressed") == "true"
         if index == 2:
             screenshot(page, "learner-exam")
+            assert not audit(page, under_csp=True)
         _card(page).get_by_role("button", name="Next →").click()
         # Focus moves to the new question's heading.
         assert page.evaluate("document.activeElement.tagName") == "H2"
@@ -129,12 +130,14 @@ def test_whole_journey(learner, live_server, page):
     assert "Flagged for review (1)" in dialog.inner_text()
     assert f"You answered {total} of {total}" in dialog.inner_text()
     screenshot(page, "learner-submit")
+    assert not audit(page, under_csp=True)
     dialog.get_by_role("button", name="Submit now").click()
     page.wait_for_url("**/result")
     page.locator("#verdict").wait_for()
     assert page.locator("#verdict").inner_text() in ("Passed", "Not passed")
     assert "points" in page.locator("#result").inner_text()
     screenshot(page, "learner-result")
+    assert not audit(page, under_csp=True)
     assert not page.console_errors, page.console_errors
 
 
