@@ -57,10 +57,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blp in (auth_blp, bank_blp, exams_blp, grading_blp):
         api.register_blueprint(blp)
     from .credentials_engine import register as register_credentials; register_credentials(app, api)  # noqa: E702
+    from .proctoring.api import register as register_proctoring; register_proctoring(app, api)  # noqa: E702
     _register_optional_blueprints(app, api)
     from .lti import init_app as init_lti
     init_lti(app, api)
 
+    from .exams import interchange as exam_interchange
+    exam_interchange.register()
     _init_socketio(app)
     from .sessions import sockets, sweeper
     sockets.register(app)

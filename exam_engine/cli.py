@@ -102,6 +102,10 @@ from .psychometrics_cli import register as _register_psychometrics  # noqa: E402
 
 _register_psychometrics(main_group, _app)
 
+from .qti_cli import register as _register_qti  # noqa: E402
+
+_register_qti(main_group, _app)
+
 
 from .credentials_engine.cli import register as _register_credentials  # noqa: E402
 

@@ -10,15 +10,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from io import BytesIO
 
-from . import services
+from . import interchange, services
 from .delivery import delivery_view
 from .errors import NotFound, ValidationFailed
 from .models import ItemVersion
 from .orm import utcnow
 from .schemas import (
     BankCreateSchema, BankListArgsSchema, BankPageSchema, BankSchema, BankUpdateSchema, ItemAuthoringSchema,
-    ItemDeliverySchema, ItemPageSchema, ItemSearchArgsSchema, ItemVersionAuthoringSchema, MediaSchema, ShareOutSchema,
-    ShareSchema,
+    ItemDeliverySchema, ItemPageSchema, ItemSearchArgsSchema, ItemVersionAuthoringSchema, MediaSchema,
+    QtiImportReportSchema, ShareOutSchema, ShareSchema,
 )
 from .web import author, request_session
 
@@ -240,6 +240,36 @@ class BankMedia(MethodView):
 def media_out(media) -> dict:
     return {"id": media.id, "bank_id": media.bank_id, "filename": media.filename, "content_type": media.content_type,
             "size": media.size, "sha256": media.sha256, "url": f"/api/v1/banks/{media.bank_id}/media/{media.id}/{media.filename}"}
+
+
+@blp.route("/banks/<int:bank_id>/qti")
+class BankQti(MethodView):
+    @blp.response(200, QtiImportReportSchema)
+    def post(self, bank_id):
+        """Import a QTI 3.0 / 2.x package (zip) or item file (multipart field `file`); returns the per-item report.
+
+        `?publish=true` publishes what was imported; re-importing updates (new versions), never duplicates.
+        """
+        user, session = author(), request_session()
+        upload = request.files.get("file")
+        if upload is None:
+            raise ValidationFailed("send the package as multipart field `file`", code="qti_missing")
+        data = upload.read(current_app.config.get("QTI_MAX_BYTES", 200 * 1024 * 1024) + 1)
+        report = interchange.import_into_bank(session, user, bank_id, data, now=utcnow(),
+                                              publish=request.args.get("publish", "false").lower() == "true",
+                                              max_media_bytes=current_app.config["MEDIA_MAX_BYTES"])
+        session.commit()
+        return report
+
+    def get(self, bank_id):
+        """Export the bank's items as a QTI 3.0 content package (zip); `?status=published` for published only."""
+        user, session = author(), request_session()
+        status = request.args.get("status")
+        if status not in (None, "published", "draft", "retired"):
+            raise ValidationFailed("status must be published, draft or retired", code="validation_error")
+        data = interchange.export_bank(session, user, bank_id, status=status)
+        return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True,
+                         download_name=f"bank-{bank_id}-qti3.zip")
 
 
 @blp.route("/banks/<int:bank_id>/media/<int:media_id>/<path:filename>")

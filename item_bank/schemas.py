@@ -137,3 +137,13 @@ class MediaSchema(Schema):
     size = fields.Integer()
     sha256 = fields.String()
     url = fields.String()
+
+
+class QtiImportReportSchema(Schema):
+    """What a QTI import did, item by item (nothing is dropped silently)."""
+
+    bank_id = fields.Integer()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    items = fields.List(fields.Dict())
+    exams = fields.List(fields.Dict())
+    tests = fields.List(fields.Dict())

@@ -216,7 +216,7 @@ def _numeric(inter: dict, scoring: dict, errors: _Errors) -> tuple[dict, dict]:
 
 
 def _extended_text(inter: dict, scoring: dict, errors: _Errors) -> tuple[dict, dict]:
-    _check_keys(inter, {"expected_lines", "max_words"}, "interaction", errors)
+    _check_keys(inter, {"expected_lines", "expected_length", "max_words"}, "interaction", errors)
     _check_keys(scoring, COMMON_SCORING | {"rubric"}, "scoring", errors)
     rubric = scoring.get("rubric")
     criteria_out = []
@@ -243,7 +243,7 @@ def _extended_text(inter: dict, scoring: dict, errors: _Errors) -> tuple[dict, d
                                  "levels": [{"points": lv.get("points", 0), "label": str(lv.get("label", "")),
                                              "description": str(lv.get("description", ""))} for lv in levels if isinstance(lv, dict)]})
     inter_out = {}
-    for key in ("expected_lines", "max_words"):
+    for key in ("expected_lines", "expected_length", "max_words"):
         if key in inter:
             inter_out[key] = _bounded_int(inter, key, "interaction", errors, default=None, minimum=1)
     return inter_out, {"rubric": {"criteria": criteria_out}}

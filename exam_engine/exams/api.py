@@ -15,7 +15,7 @@ from ..sessions.sockets import emit_time
 from . import services
 from .schemas import ExaminerAssignSchema, ExamListArgsSchema, ExamPageSchema, ExamSchema, ExamWriteSchema
 
-blp = Blueprint("exams", __name__, url_prefix="/api/v1", description="Exams and attempts")
+blp = Blueprint("exams_api", __name__, url_prefix="/api/v1", description="Exams and attempts")
 
 
 @blp.route("/exams")
@@ -72,6 +72,21 @@ class ExamPublish(MethodView):
         version = services.publish_exam(session, user, exam_id, now=utcnow())
         session.commit()
         return services.exam_out(session, user, version.exam, now=utcnow(), version=version)
+
+
+@blp.route("/exams/<int:exam_id>/qti")
+class ExamQti(MethodView):
+    @require("instructor", "admin")
+    def get(self, exam_id):
+        """Export the exam and every item it can draw as a QTI 3.0 content package (zip)."""
+        from io import BytesIO
+
+        from flask import send_file
+
+        from .interchange import export_exam
+        data = export_exam(db_session(), current_user(), exam_id)
+        return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True,
+                         download_name=f"exam-{exam_id}-qti3.zip")
 
 
 @blp.route("/exams/<int:exam_id>/examiners")

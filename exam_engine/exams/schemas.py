@@ -12,6 +12,8 @@ IDENT = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$", error="must be an id
 
 class PoolQuerySchema(StrictSchema):
     bank_ids = fields.List(Id(), load_default=list)
+    #: Restrict the pool to these items (e.g. a QTI section's selection).
+    item_ids = fields.List(Id(), load_default=list)
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
     objectives = fields.List(fields.String(validate=validate.Length(min=1, max=100)), load_default=list)
     types = fields.List(fields.String(validate=validate.OneOf(ITEM_TYPES)), load_default=list)
