@@ -29,6 +29,7 @@ def rows_for(session: Session, attempts: Iterable[ExamSession], now: datetime) -
     attempts = list(attempts)
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({a.user_id for a in attempts})))} if attempts else {}
     answered = _answered_counts(session, [a.id for a in attempts])
+    flags = FLAG_COUNTER[0](session, attempts) if attempts else {}
     out = []
     for a in attempts:
         c = session_services.clock(a, now)
@@ -39,23 +40,19 @@ def rows_for(session: Session, attempts: Iterable[ExamSession], now: datetime) -
                     "position": a.position, "remaining_s": None if c.remaining_s is None else round(c.remaining_s, 1),
                     "deadline_at": a.deadline_at.isoformat() if a.deadline_at else None,
                     "is_connected": a.is_connected, "disconnected_total_s": round(a.disconnected_total_s, 1),
-                    "risk": a.risk, "flags": _flag_count(session, a),
+                    "risk": a.risk, "flags": flags.get(a.id, 0),
                     "started_at": a.started_at.isoformat(), "end_reason": a.end_reason})
     return out
 
 
-#: Set by the proctoring module: fn(session, attempt) -> number of open flags.
-FLAG_COUNTER = [lambda session, attempt: 0]
-
-
-def _flag_count(session: Session, attempt: ExamSession) -> int:
-    return FLAG_COUNTER[0](session, attempt)
+#: Set by the proctoring module: fn(session, attempts) -> {session id: open flags} (one query for the lot).
+FLAG_COUNTER = [lambda session, attempts: {}]
 
 
 def snapshot(session: Session, user: User, exam_id: int, now: datetime) -> list[dict]:
-    """Every attempt of an exam, for an examiner allowed to watch it."""
+    """Every attempt of an exam, riskiest first, for an examiner allowed to watch it."""
     if not exam_services.is_examiner_of(session, user, exam_id):
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
     attempts = session.scalars(select(ExamSession).where(ExamSession.exam_id == exam_id)
-                               .order_by(ExamSession.started_at)).all()
+                               .order_by(ExamSession.risk.desc(), ExamSession.started_at)).all()
     return rows_for(session, attempts, now)

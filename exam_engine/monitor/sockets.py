@@ -1,4 +1,4 @@
-"""The `/monitor` Socket.IO namespace for examiners: watch an exam, act on attempts.
+"""The `/monitor` Socket.IO namespace for examiners: watch an exam, act on attempts, review proctoring flags.
 
 Updates reach examiners through the room `exam:<id>`; with REDIS_URL set the
 message queue carries them between workers, so an examiner on one worker sees
@@ -130,6 +130,31 @@ class MonitorNamespace(Namespace):
         for sid, msg in sent:
             emit_message(sid, msg)
         return {"ok": True, "sent": len(sent)}
+
+
+    def on_review_flag(self, payload=None):  # noqa: ANN001
+        """Confirm or dismiss a proctoring flag with a note: {flag_id, status, note}."""
+        from ..proctoring import notify as proctoring_notify, services as proctoring_services
+        from ..proctoring.schemas import MonitorReviewSchema
+        db = get_db().session()
+        try:
+            data = MonitorReviewSchema().load(payload if isinstance(payload, dict) else {"_": payload})
+            flag, effects = proctoring_services.review_flag(db, self._staff(db), data["flag_id"], status=data["status"],
+                                                            note=data["note"], now=utcnow())
+            db.commit()
+        except Exception as exc:  # noqa: BLE001
+            db.rollback()
+            return ack_error(exc)
+        finally:
+            db.close()
+        proctoring_notify.deliver(effects)
+        return {"ok": True, "flag": flag, "risk": effects.risk}
+
+    def trigger_event(self, event, *args):  # noqa: ANN001, ANN002
+        """Unknown events get an error ack instead of vanishing."""
+        if getattr(self, f"on_{event}", None) is None and event not in ("connect", "disconnect"):
+            return {"ok": False, "error": {"code": "unknown_event", "message": f"no event {event!r} on {NAMESPACE}"}}
+        return super().trigger_event(event, *args)
 
 
 def deliver_action(attempt: ExamSession, data: dict[str, Any]) -> None:

@@ -99,9 +99,11 @@ class ProctoringState(Base):
     counts: Mapped[dict] = mapped_column(default=dict)
     #: idx of the last log entry the server-side rules have looked at.
     log_idx: Mapped[int] = mapped_column(Integer, default=0)
+    #: Items answered at least once (only a first answer is timed against the item's estimated time).
+    answered_items: Mapped[list] = mapped_column(default=list)
     #: User agent at the last join (a change is a signal).
     user_agent: Mapped[str | None] = mapped_column(String(300))
-    #: Last time the learner did something (answer, navigation, signal), for the inactivity rule.
+    #: Last time the attempt moved (answer, navigation, flag, connection, examiner action), for the inactivity rule.
     last_activity_at: Mapped[datetime | None]
     #: An inactivity signal was recorded for the current idle stretch.
     is_idle: Mapped[bool] = mapped_column(default=False)

@@ -22,6 +22,8 @@ from ..auth.services import user_for_token
 from ..db import get_db, utcnow
 from ..errors import ack_error
 from ..extensions import socketio
+from ..proctoring import notify as proctoring_notify, services as proctoring_services
+from ..proctoring.schemas import SignalSchema
 from . import metrics, services
 from .schemas import AnswerSchema, FlagSchema, JoinSchema, NavigateSchema, SubmitSchema, TimeSchema
 
@@ -121,6 +123,9 @@ class ExamNamespace(Namespace):
         def work(db, user, data):  # noqa: ANN001
             state, superseded = services.join(db, user, data["session_id"], sid=request.sid, now=utcnow(),
                                               ip=_client_ip(), user_agent=request.headers.get("User-Agent"))
+            state["proctoring"] = proctoring_services.notice_for_attempt(db, data["session_id"])
+            effects = proctoring_services.observe_join(db, data["session_id"], now=utcnow(),
+                                                       user_agent=request.headers.get("User-Agent"))
 
             def after():
                 socket_session["session_id"] = data["session_id"]
@@ -131,6 +136,7 @@ class ExamNamespace(Namespace):
                                   to=superseded, namespace=NAMESPACE)
                     socketio.server.leave_room(superseded, room_of(data["session_id"]), namespace=NAMESPACE)
                 notify_examiners_by_id(data["session_id"])
+                proctoring_notify.deliver(effects)
             return {"ok": True, "session": state}, after
         return self._run(JoinSchema, payload, work, needs_join=False)
 
@@ -175,6 +181,15 @@ class ExamNamespace(Namespace):
             attempt = services.learner_attempt(db, user, data["session_id"])
             return {"ok": True, **services.time_payload(attempt, utcnow())}, None
         return self._run(TimeSchema, payload, work, needs_join=False)
+
+    def on_signal(self, payload=None):  # noqa: ANN001
+        """A proctoring signal from the browser (docs/protocol.md, Proctoring); rate-limited per attempt."""
+        def work(db, user, data):  # noqa: ANN001
+            ack, effects = proctoring_services.record_signal(
+                db, user, data["session_id"], kind=data["kind"], at=data["at"], detail=data["detail"], seq=data["seq"],
+                now=utcnow(), limiter=proctoring_notify.current_limiter())
+            return ack, (lambda: proctoring_notify.deliver(effects))
+        return self._run(SignalSchema, payload, work)
 
     def trigger_event(self, event, *args):  # noqa: ANN001, ANN002
         """Unknown events get an error ack instead of vanishing."""

@@ -86,6 +86,7 @@ def upgrade() -> None:
     sa.Column('session_id', sa.String(length=32), nullable=False),
     sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('log_idx', sa.Integer(), nullable=False),
+    sa.Column('answered_items', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('user_agent', sa.String(length=300), nullable=True),
     sa.Column('last_activity_at', item_bank.orm.UTCDateTime(timezone=True), nullable=True),
     sa.Column('is_idle', sa.Boolean(), nullable=False),

@@ -1,0 +1,85 @@
+"""After the commit: warnings and pauses to the learner (/exam), flags and rows to examiners (/monitor);
+the limiter chosen for this app; the periodic job that runs the server-side rules.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app
+
+from ..db import get_db, utcnow
+from ..extensions import socketio
+from . import services
+from .services import Effects
+
+log = logging.getLogger("exam_engine.proctoring")
+
+
+def deliver(effects: Effects | None) -> None:
+    """Emit what a committed change means for the learner's page and the examiners' view."""
+    if not effects:
+        return
+    from ..monitor.sockets import NAMESPACE as MONITOR, notify
+    from ..sessions.sockets import NAMESPACE as EXAM, emit_status, exam_room, room_of
+    for w in effects.warnings:
+        socketio.emit("warning", {"session_id": effects.session_id, **w}, to=room_of(effects.session_id), namespace=EXAM)
+    if effects.paused:
+        emit_status(effects.session_id, "paused", "paused automatically: an examiner will look at your attempt")
+        socketio.emit("time", effects.paused, to=room_of(effects.session_id), namespace=EXAM)
+    for flag in effects.flags:
+        socketio.emit("flag", {"exam_id": effects.exam_id, "session_id": effects.session_id, "risk": effects.risk,
+                               "alert": flag.get("alert", False), "flag": flag},
+                      to=exam_room(effects.exam_id), namespace=MONITOR)
+    notify(effects.session_id, light=not effects.changed)
+
+
+def limiter_for(app: Flask):  # noqa: ANN201
+    """Redis windows when REDIS_URL is set (several workers), else the database's."""
+    limiter = app.extensions.get("exam_engine.signal_limiter")
+    if limiter is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            import redis
+            limiter = services.RedisRateLimiter(redis.Redis.from_url(url))
+        else:
+            limiter = services.DbRateLimiter()
+        app.extensions["exam_engine.signal_limiter"] = limiter
+    return limiter
+
+
+def current_limiter():  # noqa: ANN201
+    return limiter_for(current_app._get_current_object())
+
+
+def scan_once(app: Flask) -> int:
+    """Run the server-side rules on every attempt that needs it, one short transaction each; returns how many."""
+    now = utcnow()
+    with app.app_context():
+        db = get_db().session()
+        try:
+            ids = services.attempts_to_scan(db, now=now)
+            db.rollback()
+            for sid in ids:
+                try:
+                    effects = services.scan_attempt(db, sid, now=now)
+                    db.commit()
+                except Exception:  # noqa: BLE001 - one attempt must not stop the others
+                    db.rollback()
+                    log.exception("proctoring scan failed", extra={"session_id": sid})
+                    continue
+                deliver(effects)
+        finally:
+            db.close()
+    return len(ids)
+
+
+def scan_job(app: Flask) -> None:
+    """Background job: the server-side rules every PROCTORING_SCAN_S seconds."""
+    interval = app.config.get("PROCTORING_SCAN_S", 5.0)
+    while True:
+        socketio.sleep(interval)
+        try:
+            scan_once(app)
+        except Exception:  # noqa: BLE001
+            log.exception("proctoring scan job failed")

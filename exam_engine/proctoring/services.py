@@ -1,0 +1,440 @@
+"""Proctoring services: record signals (rate-limited), server-side observations, flags and their review, risk.
+
+Like every service here they flush and leave the commit to the caller; what must
+reach browsers afterwards (a warning, a pause, a flag for examiners) is
+returned as `Effects`, which `notify.deliver` emits after the commit.
+Reports, exam summaries, collusion screening, snapshots and the retention
+purge live in `reports.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from item_bank.errors import DomainError, NotFound, RateLimited
+from item_bank.models import ItemVersion
+
+from ..auth.models import User
+from ..exams import services as exam_services
+from ..exams.models import ExamVersion
+from ..sessions import eventlog
+from ..sessions import services as session_services
+from ..sessions.models import AppliedSeq, ExamSession, SessionEvent
+from ..sessions.statuses import CLOSED, Status, is_transition_legal
+from . import policy as pol
+from .models import Flag, ProctoringSignal, ProctoringState, SignalRate
+
+log = logging.getLogger("exam_engine.proctoring")
+
+
+class ProctoringError(DomainError):
+    """A refused proctoring operation (codes in docs/proctoring.md)."""
+
+    status = 409
+
+
+def _err(code: str, message: str, status: int = 409, **details: Any) -> ProctoringError:
+    return ProctoringError(message, code=code, status=status, details=details or None)
+
+
+# --- the policy of an attempt --------------------------------------------------------------------
+
+def policy_for_version(session: Session, exam_version_id: int) -> pol.Policy:
+    """The effective policy of an exam version (reads only the `proctoring` part of the definition)."""
+    spec = session.scalar(select(ExamVersion.definition["proctoring"]).where(ExamVersion.id == exam_version_id))
+    return pol.resolve(spec if isinstance(spec, dict) else None)
+
+
+def notice_for_definition(defn: dict) -> dict:
+    """The proctoring notice for an exam definition (shown before starting and in `join`)."""
+    return pol.notice(pol.resolve(defn.get("proctoring")))
+
+
+def notice_for_attempt(session: Session, session_id: str) -> dict:
+    """The proctoring notice of an attempt's exam version (the `proctoring` part of the `join` payload)."""
+    attempt = session_services.load_attempt(session, session_id)
+    return pol.notice(policy_for_version(session, attempt.exam_version_id))
+
+
+# --- effects to emit after the commit ------------------------------------------------------------
+
+@dataclass
+class Effects:
+    """What browsers must hear once the transaction is committed."""
+
+    session_id: str
+    exam_id: int
+    #: Warnings for the learner: {"rule", "severity", "text"}.
+    warnings: list[dict] = field(default_factory=list)
+    #: New or escalated flags (flag_out + "alert") for the exam's examiners.
+    flags: list[dict] = field(default_factory=list)
+    #: The attempt was paused automatically: the `time` payload to send with the status.
+    paused: dict | None = None
+    #: The examiner's row changed in a way worth pushing at once (risk, flags, status).
+    changed: bool = False
+    risk: float = 0.0
+
+    def merge(self, other: Effects | None) -> Effects:
+        if other is not None:
+            self.warnings += other.warnings
+            self.flags += other.flags
+            self.paused = self.paused or other.paused
+            self.changed = self.changed or other.changed
+            self.risk = max(self.risk, other.risk)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.warnings or self.flags or self.paused or self.changed)
+
+
+# --- rate limiting ---------------------------------------------------------------------------------
+
+class DbRateLimiter:
+    """Fixed windows per attempt in the `proctoring_rates` table: a refusal writes nothing."""
+
+    def allow(self, session: Session, session_id: str, *, now: datetime, rate: int, window_s: int) -> bool:
+        window = int(now.timestamp() // window_s)
+        bump = (update(SignalRate).where(SignalRate.session_id == session_id, SignalRate.window == window,
+                                         SignalRate.count < rate)
+                .values(count=SignalRate.count + 1).execution_options(synchronize_session=False))
+        if session.execute(bump).rowcount == 1:
+            return True
+        fresh = (update(SignalRate).where(SignalRate.session_id == session_id, SignalRate.window < window)
+                 .values(window=window, count=1).execution_options(synchronize_session=False))
+        if session.execute(fresh).rowcount == 1:
+            return True
+        if session.scalar(select(SignalRate.window).where(SignalRate.session_id == session_id)) is not None:
+            return False
+        try:
+            with session.begin_nested():
+                session.add(SignalRate(session_id=session_id, window=window, count=1))
+                session.flush()
+            return True
+        except IntegrityError:  # a concurrent first signal created it: count against it
+            return session.execute(bump).rowcount == 1
+
+
+class RedisRateLimiter:
+    """The same windows in Redis (INCR with an expiry): refusals never touch the database."""
+
+    def __init__(self, client) -> None:  # noqa: ANN001
+        self.client = client
+
+    def allow(self, session: Session, session_id: str, *, now: datetime, rate: int, window_s: int) -> bool:
+        window = int(now.timestamp() // window_s)
+        key = f"exam_engine:signal_rate:{session_id}:{window}"
+        pipe = self.client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, window_s * 2)
+        count, _ = pipe.execute()
+        return int(count) <= rate
+
+
+# --- per-attempt state -----------------------------------------------------------------------------
+
+def _state(session: Session, attempt: ExamSession, now: datetime) -> ProctoringState:
+    """The attempt's rule state (created on first use; the caller holds the attempt's lock)."""
+    state = session.get(ProctoringState, attempt.id)
+    if state is None:
+        state = ProctoringState(session_id=attempt.id, counts={}, log_idx=0, answered_items=[],
+                                last_activity_at=attempt.started_at, is_idle=False, updated_at=now)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def flag_out(flag: Flag) -> dict:
+    return {"id": flag.id, "session_id": flag.session_id, "exam_id": flag.exam_id, "rule": flag.rule,
+            "severity": flag.severity, "status": flag.status, "count": flag.count, "detail": flag.detail,
+            "note": flag.note, "reviewer_id": flag.reviewer_id, "created_at": flag.created_at.isoformat(),
+            "updated_at": flag.updated_at.isoformat(),
+            "reviewed_at": flag.reviewed_at.isoformat() if flag.reviewed_at else None}
+
+
+def recompute_risk(session: Session, attempt: ExamSession) -> float:
+    rows = session.execute(select(Flag.severity, Flag.status, Flag.count).where(Flag.session_id == attempt.id)).all()
+    attempt.risk = pol.risk_score([tuple(r) for r in rows])
+    return attempt.risk
+
+
+def _apply(session: Session, attempt: ExamSession, policy: pol.Policy, triggers: list[pol.Trigger],
+           now: datetime) -> Effects:
+    """Raise or escalate the flags of fired rules, warn, recompute the risk, pause at the threshold."""
+    effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+    if not triggers:
+        return effects
+    for trig in triggers:
+        flag = session.scalar(select(Flag).where(Flag.session_id == attempt.id, Flag.rule == trig.rule,
+                                                 Flag.status == "open"))
+        if flag is None:
+            flag = Flag(session_id=attempt.id, exam_id=attempt.exam_id, rule=trig.rule, severity=trig.severity,
+                        status="open", count=1, detail=trig.detail, created_at=now, updated_at=now)
+            session.add(flag)
+            session.flush()
+        else:
+            flag.count += 1
+            if pol.SEVERITIES.index(trig.severity) > pol.SEVERITIES.index(flag.severity):
+                flag.severity = trig.severity
+            flag.detail = trig.detail
+            flag.updated_at = now
+        eventlog.append(session, attempt, "flag_raised", {"flag_id": flag.id, "rule": trig.rule,
+                                                          "severity": flag.severity, "count": flag.count},
+                        at=now, actor_id=None)
+        effects.flags.append({**flag_out(flag), "alert": "alert" in trig.actions})
+        if "warn" in trig.actions and trig.warning:
+            effects.warnings.append({"rule": trig.rule, "severity": trig.severity, "text": trig.warning})
+            eventlog.append(session, attempt, "proctoring_warning", {"rule": trig.rule, "text": trig.warning},
+                            at=now, actor_id=None)
+    before = attempt.risk
+    after = recompute_risk(session, attempt)
+    effects.risk, effects.changed = after, True
+    if pol.should_pause(policy, before, after) and attempt.status == Status.IN_PROGRESS.value \
+            and is_transition_legal(attempt.status, Status.PAUSED.value):
+        attempt.status = Status.PAUSED.value
+        attempt.paused_at = now
+        eventlog.append(session, attempt, "auto_pause", {"risk": after, "threshold": policy["pause_at_risk"]},
+                        at=now, actor_id=None)
+        effects.paused = session_services.time_payload(attempt, now)
+    return effects
+
+
+def _observe(session: Session, attempt: ExamSession, state: ProctoringState, policy: pol.Policy, kind: str, *,
+             now: datetime, detail: dict | None = None, source: str = "server", client_at: datetime | None = None,
+             seq: int | None = None, log_entry: bool = True) -> Effects:
+    """Store one signal, count it, and apply the rules it fires."""
+    detail = detail or {}
+    signal = ProctoringSignal(session_id=attempt.id, kind=kind, source=source, client_at=client_at, at=now, seq=seq,
+                              detail=detail)
+    session.add(signal)
+    session.flush()
+    if log_entry:
+        # The chained log keeps kind and times only: purging the details later leaves the chain intact.
+        data: dict[str, Any] = {"signal_id": signal.id, "kind": kind, "source": source}
+        if client_at is not None:
+            data["client_at"] = client_at
+        if seq is not None:
+            data["seq"] = seq
+        eventlog.append(session, attempt, "signal", data, at=now, actor_id=attempt.user_id if source == "client" else None)
+    counts = dict(state.counts or {})
+    counts[kind] = counts.get(kind, 0) + 1
+    state.counts = counts
+    state.updated_at = now
+    return _apply(session, attempt, policy, pol.evaluate(policy, kind, counts, detail), now)
+
+
+# --- signals from the browser ----------------------------------------------------------------------
+
+def record_signal(session: Session, user: User, session_id: Any, *, kind: str, at: datetime | None, detail: dict,
+                  seq: int, now: datetime, limiter: Any) -> tuple[dict, Effects | None]:
+    """Record a browser signal: rate-limited before any lock, idempotent by seq; returns (ack, effects)."""
+    attempt = session_services.learner_attempt(session, user, session_id)
+    policy = policy_for_version(session, attempt.exam_version_id)
+    if not policy.is_recording:
+        return {"ok": True, "seq": seq, "recorded": False}, None
+    if attempt.status in CLOSED:
+        raise _err("session_closed", f"the attempt is already {attempt.status}")
+    if not limiter.allow(session, attempt.id, now=now, rate=policy["signal_rate"], window_s=policy["signal_window_s"]):
+        raise RateLimited(f"at most {policy['signal_rate']} signals per {policy['signal_window_s']} s",
+                          code="rate_limited", details={"retry_after_s": policy["signal_window_s"]})
+    attempt = session_services.learner_attempt(session, user, session_id, lock=True)
+    applied = session.get(AppliedSeq, (attempt.id, seq))
+    if applied is not None:
+        return {**applied.ack, "duplicate": True}, None
+    if attempt.status in CLOSED:
+        raise _err("session_closed", f"the attempt is already {attempt.status}")
+    state = _state(session, attempt, now)
+    effects = _observe(session, attempt, state, policy, kind, now=now, detail=detail, source="client", client_at=at,
+                       seq=seq)
+    effects.merge(_scan(session, attempt, state, policy, now))
+    ack = {"ok": True, "seq": seq}
+    session.add(AppliedSeq(session_id=attempt.id, seq=seq, kind="signal", ack=ack))
+    attempt.last_seq = max(attempt.last_seq, seq)
+    session.flush()
+    return ack, effects
+
+
+# --- what the server sees itself ---------------------------------------------------------------------
+
+#: Log entries that show the attempt moving (they reset the inactivity clock).
+ACTIVITY_KINDS = {"start", "connect", "reconnect", "answer", "flag", "navigate", "examiner_action", "auto_pause"}
+
+
+def _estimated_times(session: Session, attempt: ExamSession) -> dict[int, float]:
+    ids = [e["version_id"] for e in attempt.form]
+    rows = session.execute(select(ItemVersion.id, ItemVersion.item_metadata).where(ItemVersion.id.in_(ids))).all()
+    meta = {vid: (m or {}).get("estimated_time_s") for vid, m in rows}
+    return {e["item_id"]: meta.get(e["version_id"]) for e in attempt.form if meta.get(e["version_id"])}
+
+
+def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy: pol.Policy,
+          now: datetime) -> Effects:
+    """Turn new entries of the attempt's log into server signals; check inactivity."""
+    effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+    if state.log_idx < attempt.log_length:
+        entries = session.scalars(select(SessionEvent).where(SessionEvent.session_id == attempt.id,
+                                                             SessionEvent.idx > state.log_idx)
+                                  .order_by(SessionEvent.idx)).all()
+        state.log_idx = attempt.log_length
+        estimated: dict[int, float] | None = None
+        answered = set(state.answered_items or [])
+        for ev in entries:
+            data = ev.data or {}
+            if ev.kind == "second_connection":
+                effects.merge(_observe(session, attempt, state, policy, "second_connection", now=now, log_entry=False,
+                                       detail={k: data.get(k) for k in ("ip", "previous_ip", "policy", "user_agent")}))
+            elif ev.kind == "ip_change":
+                effects.merge(_observe(session, attempt, state, policy, "ip_change", now=now, log_entry=False,
+                                       detail={"from": data.get("from"), "to": data.get("to")}))
+            elif ev.kind == "reconnect" and data.get("offline_s"):
+                effects.merge(_observe(session, attempt, state, policy, "disconnected", now=now, log_entry=False,
+                                       detail={"offline_s": data["offline_s"],
+                                               "total_s": round(attempt.disconnected_total_s, 3)}))
+            elif ev.kind == "answer" and ev.actor_id == attempt.user_id and data.get("item_id") not in answered:
+                item_id = data.get("item_id")
+                answered.add(item_id)
+                if estimated is None:
+                    estimated = _estimated_times(session, attempt)
+                dwell = (ev.at - state.last_activity_at).total_seconds() if state.last_activity_at else None
+                if dwell is not None and pol.is_fast_answer(policy, dwell, estimated.get(item_id)):
+                    effects.merge(_observe(session, attempt, state, policy, "fast_answer", now=now,
+                                           detail={"item_id": item_id, "seconds": round(dwell, 3),
+                                                   "estimated_time_s": estimated.get(item_id)}))
+            if ev.kind in ACTIVITY_KINDS:
+                state.last_activity_at = ev.at
+                state.is_idle = False
+        state.answered_items = sorted(answered, key=str)
+        state.log_idx = attempt.log_length
+    limit = policy["inactivity_s"]
+    if (limit and not state.is_idle and attempt.status == Status.IN_PROGRESS.value and attempt.is_connected
+            and state.last_activity_at is not None and (now - state.last_activity_at).total_seconds() > limit):
+        state.is_idle = True
+        effects.merge(_observe(session, attempt, state, policy, "inactivity", now=now,
+                               detail={"idle_s": round((now - state.last_activity_at).total_seconds(), 1)}))
+        state.log_idx = attempt.log_length
+    return effects
+
+
+def observe_join(session: Session, session_id: str, *, user_agent: str | None, now: datetime) -> Effects | None:
+    """After a join: a changed user agent, and the log's new entries (second connection, IP change, reconnect)."""
+    attempt = session_services.load_attempt(session, session_id, lock=True)
+    policy = policy_for_version(session, attempt.exam_version_id)
+    if not policy.is_recording or attempt.status in CLOSED:
+        return None
+    state = _state(session, attempt, now)
+    effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+    ua = (user_agent or "")[:300] or None
+    if ua and state.user_agent and ua != state.user_agent:
+        effects.merge(_observe(session, attempt, state, policy, "user_agent_change", now=now,
+                               detail={"from": state.user_agent, "to": ua}))
+    state.user_agent = ua or state.user_agent
+    effects.merge(_scan(session, attempt, state, policy, now))
+    session.flush()
+    return effects
+
+
+def scan_attempt(session: Session, session_id: str, *, now: datetime) -> Effects | None:
+    """Run the server-side rules for one attempt (the periodic job and tests)."""
+    attempt = session_services.load_attempt(session, session_id, lock=True)
+    policy = policy_for_version(session, attempt.exam_version_id)
+    if not policy.is_recording or attempt.status in CLOSED:
+        return None
+    effects = _scan(session, attempt, _state(session, attempt, now), policy, now)
+    session.flush()
+    return effects
+
+
+def attempts_to_scan(session: Session, *, now: datetime) -> list[str]:
+    """Open attempts with log entries not yet looked at, or possibly idle (one query, no locks)."""
+    rows = session.execute(
+        select(ExamSession.id, ExamSession.exam_version_id, ExamSession.log_length, ExamSession.status,
+               ExamSession.is_connected, ProctoringState.log_idx, ProctoringState.last_activity_at, ProctoringState.is_idle)
+        .outerjoin(ProctoringState, ProctoringState.session_id == ExamSession.id)
+        .where(ExamSession.status.in_((Status.IN_PROGRESS.value, Status.PAUSED.value)))).all()
+    policies: dict[int, pol.Policy] = {}
+    out = []
+    for sid, version_id, length, status, connected, log_idx, last_at, idle in rows:
+        if version_id not in policies:
+            policies[version_id] = policy_for_version(session, version_id)
+        policy = policies[version_id]
+        if not policy.is_recording:
+            continue
+        if log_idx is None or length > log_idx:
+            out.append(sid)
+        elif (policy["inactivity_s"] and not idle and status == Status.IN_PROGRESS.value and connected
+              and last_at is not None and (now - last_at).total_seconds() > policy["inactivity_s"]):
+            out.append(sid)
+    return out
+
+
+# --- flags ---------------------------------------------------------------------------------------------
+
+def _staff_attempt(session: Session, viewer: User, session_id: Any, *, lock: bool = False) -> ExamSession:
+    attempt = session_services.load_attempt(session, session_id, lock=lock)
+    if not exam_services.is_examiner_of(session, viewer, attempt.exam_id):
+        raise _err("session_not_found", "no such attempt", 404)
+    return attempt
+
+
+def list_flags(session: Session, viewer: User, *, exam_id: int | None = None, session_id: str | None = None,
+               status: str | None = None) -> list[dict]:
+    """Flags of an exam or of one attempt, for its examiners; newest first."""
+    stmt = select(Flag)
+    if session_id is not None:
+        attempt = _staff_attempt(session, viewer, session_id)
+        stmt = stmt.where(Flag.session_id == attempt.id)
+    elif exam_id is not None:
+        if not exam_services.is_examiner_of(session, viewer, exam_id):
+            raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+        stmt = stmt.where(Flag.exam_id == exam_id)
+    else:
+        raise _err("malformed_payload", "name an exam or an attempt", 422)
+    if status:
+        stmt = stmt.where(Flag.status == status)
+    return [flag_out(f) for f in session.scalars(stmt.order_by(Flag.created_at.desc(), Flag.id.desc()))]
+
+
+def count_open_flags(session: Session, attempts: list[ExamSession]) -> dict[str, int]:
+    """Open flags per attempt (the examiner's row), in one query."""
+    from sqlalchemy import func
+    ids = [a.id for a in attempts]
+    if not ids:
+        return {}
+    rows = session.execute(select(Flag.session_id, func.count()).where(Flag.session_id.in_(ids), Flag.status == "open")
+                           .group_by(Flag.session_id))
+    return dict(rows.all())
+
+
+REVIEW_STATUSES = ("confirmed", "dismissed")
+
+
+def review_flag(session: Session, reviewer: User, flag_id: Any, *, status: str, note: str,
+                now: datetime) -> tuple[dict, Effects]:
+    """Confirm or dismiss a flag with a note (an assigned examiner); logged in the attempt's chain."""
+    if not isinstance(flag_id, int) or isinstance(flag_id, bool):
+        raise NotFound("no such flag", code="flag_not_found")
+    flag = session.get(Flag, flag_id)
+    if flag is None:
+        raise NotFound("no such flag", code="flag_not_found")
+    attempt = session_services.load_attempt(session, flag.session_id, lock=True)
+    if not exam_services.is_examiner_of(session, reviewer, attempt.exam_id):
+        raise NotFound("no such flag", code="flag_not_found")
+    if status not in REVIEW_STATUSES:
+        raise _err("malformed_payload", "status must be confirmed or dismissed", 422)
+    if not isinstance(note, str) or not note.strip() or len(note) > 2000:
+        raise _err("malformed_payload", "a review needs a `note` (1-2000 characters)", 422)
+    flag.status, flag.note = status, note.strip()
+    flag.reviewer_id, flag.reviewed_at, flag.updated_at = reviewer.id, now, now
+    eventlog.append(session, attempt, "flag_reviewed", {"flag_id": flag.id, "rule": flag.rule, "status": status,
+                                                        "note": flag.note}, at=now, actor_id=reviewer.id)
+    recompute_risk(session, attempt)
+    session.flush()
+    out = flag_out(flag)
+    effects = Effects(attempt.id, attempt.exam_id, flags=[{**out, "alert": False}], changed=True, risk=attempt.risk)
+    return out, effects
