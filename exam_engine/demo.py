@@ -126,7 +126,8 @@ def _exams(session: Session, users: dict[str, User]) -> str:
     for key, raw in demo_exam_definitions(session, owner).items():
         if session.scalar(select(Exam.id).where(Exam.external_id == key)):
             continue
-        definition = ExamDefinitionSchema().load(raw)
+        from .credentials_engine.demo import demo_award
+        definition = ExamDefinitionSchema().load({**raw, **demo_award(session, key)})
         version = exam_services.create_exam(session, owner, definition, external_id=key, now=now)
         exam_services.publish_exam(session, owner, version.exam_id, now=now)
         exam_services.assign_examiner(session, owner, version.exam_id, users["examiner"])
@@ -141,6 +142,8 @@ def seed_demo(app: Flask, *, password: str) -> str:
         users = _users(session, password)
         created, total = _bank(session, users["instructor"])
         lines = [f"demo bank: {total} items ({created} new)"]
+        from .credentials_engine.demo import seed_credentials_demo
+        lines.append(seed_credentials_demo(app, session, users))  # issuer key + achievements, before the exams
         lines.append(_exams(session, users))
         for step in DEMO_STEPS:
             lines.append(step(app, session, users))
