@@ -111,6 +111,10 @@ from .credentials_engine.cli import register as _register_credentials  # noqa: E
 
 _register_credentials(main_group, _app)
 
+from .proctoring.cli import register as _register_proctoring  # noqa: E402
+
+_register_proctoring(main_group, _app)
+
 
 def _safe_url(url: str) -> str:
     if "@" in url:
