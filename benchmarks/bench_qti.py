@@ -33,14 +33,18 @@ from item_bank.qti import export_package, import_package  # noqa: E402
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 
 
+# VmHWM (not ru_maxrss, which a child may inherit from its parent across fork/exec).
 _CHILD = """
-import resource, sys
+import sys
 from pathlib import Path
 sys.path.insert(0, ".")
 from item_bank.qti import import_package
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def hwm():
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+base = hwm()
 import_package(Path(sys.argv[1]))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, base)
+print(hwm(), base)
 """
 
 
