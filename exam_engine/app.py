@@ -58,13 +58,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api.register_blueprint(blp)
     from .credentials_engine import register as register_credentials; register_credentials(app, api)  # noqa: E702
     from .proctoring.api import register as register_proctoring; register_proctoring(app, api)  # noqa: E702
-    from .proctoring.api import register as register_proctoring; register_proctoring(app, api)  # noqa: E702
     _register_optional_blueprints(app, api)
     from .lti import init_app as init_lti
     init_lti(app, api)
 
     from .exams import interchange as exam_interchange
+    from .sessions.services import register_privacy
     exam_interchange.register()
+    register_privacy()
     _init_socketio(app)
     from .sessions import sockets, sweeper
     sockets.register(app)

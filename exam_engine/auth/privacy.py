@@ -15,6 +15,8 @@ from .models import ApiToken, User
 
 #: name -> function(session, user) -> JSON-able data; filled by the modules that hold personal data.
 EXPORTERS: dict[str, Callable[[Session, User], Any]] = {}
+#: functions(session, user) that remove personal data a module holds when an admin erases a user.
+ERASERS: list[Callable[[Session, User], None]] = []
 
 
 def export_user_data(session: Session, user: User) -> dict:

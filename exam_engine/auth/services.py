@@ -164,3 +164,6 @@ def erase_user(session: Session, user: User, *, now: datetime) -> None:
     user.auth_epoch += 1
     session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now))
     session.execute(delete(LoginFailure).where(LoginFailure.email == pseudonym))
+    from .privacy import ERASERS
+    for eraser in ERASERS:
+        eraser(session, user)

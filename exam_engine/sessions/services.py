@@ -692,3 +692,31 @@ def get_for_viewer(session: Session, user: User, session_id: str) -> ExamSession
     if attempt.user_id == user.id or exam_services.is_examiner_of(session, user, attempt.exam_id):
         return attempt
     raise _err("session_not_found", "no such attempt", 404)
+
+
+# --- privacy -------------------------------------------------------------------------------
+
+def export_attempts(session: Session, user: User) -> list[dict]:
+    """A learner's attempts, answers and results (data portability)."""
+    out = []
+    for a in session.scalars(select(ExamSession).where(ExamSession.user_id == user.id).order_by(ExamSession.started_at)):
+        responses = session.scalars(select(SessionResponse).where(SessionResponse.session_id == a.id)).all()
+        out.append({"id": a.id, "exam_id": a.exam_id, "attempt_no": a.attempt_no, "status": a.status,
+                    "started_at": a.started_at.isoformat(), "submitted_at": a.submitted_at.isoformat() if a.submitted_at else None,
+                    "score": a.score, "max_score": a.max_score, "passed": a.is_passed, "client_ip": a.client_ip,
+                    "user_agent": a.user_agent, "messages": a.messages,
+                    "responses": {str(r.item_id): r.response for r in responses}})
+    return out
+
+
+def erase_attempt_identity(session: Session, user: User) -> None:
+    """Erasure: drop the network identifiers kept with attempts (results stay, linked to the pseudonymous account)."""
+    session.execute(update(ExamSession).where(ExamSession.user_id == user.id).values(client_ip=None, user_agent=None)
+                    .execution_options(synchronize_session=False))
+
+
+def register_privacy() -> None:
+    from ..auth.privacy import ERASERS, EXPORTERS
+    EXPORTERS["attempts"] = export_attempts
+    if erase_attempt_identity not in ERASERS:
+        ERASERS.append(erase_attempt_identity)

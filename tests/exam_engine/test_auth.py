@@ -137,3 +137,15 @@ def test_export_and_erase(client, make_user, auth):
     erased = resp.get_json()
     assert erased["name"] == "Erased user" and "Ada" not in str(erased) and erased["email"].endswith("@invalid")
     assert client.get("/api/v1/me", headers=h).status_code == 401  # tokens died with the data
+
+
+def test_export_includes_attempts_and_erasure_drops_network_identity(client, make_user, auth, started, learner, db):
+    from exam_engine.sessions.models import ExamSession
+    _, sid, _, _ = started
+    data = client.get("/api/v1/me/export", headers=auth(learner)).get_json()
+    assert data["attempts"][0]["id"] == sid
+    admin = make_user("admin")
+    assert client.post(f"/api/v1/users/{learner.id}/erase", headers=auth(admin)).status_code == 200
+    db.rollback()
+    attempt = db.get(ExamSession, sid)
+    assert attempt.client_ip is None and attempt.user_agent is None and attempt.user_id == learner.id
