@@ -28,7 +28,7 @@ from pylti1p3.lineitem import LineItem
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..db import get_db, utcnow
+from ..db import utcnow
 from ..exams.models import Exam, ExamVersion
 from ..sessions.models import ExamSession
 from ..sessions.services import is_released
@@ -151,27 +151,33 @@ def _service(platform: LtiPlatform, link: LtiResourceLink, key: Any, http: reque
     return AssignmentsGradesService(connector, ags)
 
 
-def _send(session: Session, row: ScoreOutbox, key: Any, http: requests.Session | None) -> None:
+def _load(session: Session, row_id: int) -> tuple[ScoreOutbox, LtiLineItem, LtiResourceLink, LtiPlatform]:
+    row = session.get(ScoreOutbox, row_id)
     item = session.get(LtiLineItem, row.line_item_id)
     link = session.get(LtiResourceLink, item.resource_link_id)
-    platform = session.get(LtiPlatform, link.platform_id)
+    return row, item, link, session.get(LtiPlatform, link.platform_id)
+
+
+def _send(payload: dict, item: LtiLineItem, link: LtiResourceLink, platform: LtiPlatform, key: Any,
+          http: requests.Session | None) -> str:
+    """POST the score to the line item (found or created first when only the container is known); no database."""
     service = _service(platform, link, key, http)
-    if item.url is None:
+    url = item.url
+    if url is None:
         # Only the container was offered: find our column by resource link and tag, or create it.
-        wanted = (LineItem().set_label(item.label or link.title or "Exam").set_score_maximum(row.payload["scoreMaximum"])
-                  .set_resource_link_id(link.resource_link_id).set_tag(f"exam-{link.exam_id}"))
+        tag = f"exam-{link.exam_id}"
+        wanted = (LineItem().set_label(item.label or link.title or "Exam").set_score_maximum(payload["scoreMaximum"])
+                  .set_resource_link_id(link.resource_link_id).set_tag(tag))
         found = service.find_or_create_lineitem(
-            wanted, condition=lambda li: li.get("resourceLinkId") == link.resource_link_id
-            and li.get("tag") == f"exam-{link.exam_id}")
-        item.url = found.get_id()
-        session.flush()
-    p = row.payload
-    grade = (Grade().set_user_id(p["userId"]).set_score_given(p["scoreGiven"]).set_score_maximum(p["scoreMaximum"])
-             .set_activity_progress(p["activityProgress"]).set_grading_progress(p["gradingProgress"])
-             .set_timestamp(p["timestamp"]))
-    if p.get("submission"):
-        grade.set_extra_claims({"submission": p["submission"]})
-    service.put_grade(grade, LineItem({"id": item.url}))
+            wanted, condition=lambda li: li.get("resourceLinkId") == link.resource_link_id and li.get("tag") == tag)
+        url = found.get_id()
+    grade = (Grade().set_user_id(payload["userId"]).set_score_given(payload["scoreGiven"])
+             .set_score_maximum(payload["scoreMaximum"]).set_activity_progress(payload["activityProgress"])
+             .set_grading_progress(payload["gradingProgress"]).set_timestamp(payload["timestamp"]))
+    if payload.get("submission"):
+        grade.set_extra_claims({"submission": payload["submission"]})
+    service.put_grade(grade, LineItem({"id": url}))
+    return url
 
 
 def publish_due(app: Flask, *, now: datetime | None = None, limit: int = 50,
@@ -180,28 +186,33 @@ def publish_due(app: Flask, *, now: datetime | None = None, limit: int = 50,
     now = now or utcnow()
     key = load_tool_key(app.config)
     counts = {"queued": 0, "sent": 0, "failed": 0}
-    db = get_db().session()
+    db = app.extensions["exam_engine.db"].session()
     try:
         counts["queued"] = queue_released(db, now=now)
         claimed = _claim(db, now, limit)
         db.commit()
         for row_id, revision in claimed:
-            row = db.get(ScoreOutbox, row_id)
+            row, item, link, platform = _load(db, row_id)
+            payload, item_id, known_url = dict(row.payload), item.id, item.url
+            # No transaction stays open across the HTTP calls (the platform may call back for our JWKS).
+            db.commit()
             try:
-                _send(db, row, key, http)
+                url = _send(payload, item, link, platform, key, http)
             except (LtiException, requests.RequestException, KeyError, ValueError) as exc:
-                db.rollback()
-                row = db.get(ScoreOutbox, row_id)
-                delay = backoff_s(row.tries)
+                tries = row.tries
+                delay = backoff_s(tries)
                 db.execute(update(ScoreOutbox).where(ScoreOutbox.id == row_id, ScoreOutbox.status == "sending")
                            .values(status="pending", claimed_until=None, next_try_at=now + timedelta(seconds=delay),
                                    last_error=str(exc)[:2000]))
                 db.commit()
                 counts["failed"] += 1
-                log.warning("score not delivered; will retry", extra={"outbox_id": row_id, "tries": row.tries,
+                log.warning("score not delivered; will retry", extra={"outbox_id": row_id, "tries": tries,
                                                                        "retry_in_s": delay, "error": str(exc)[:300]})
                 continue
-            # Sent: mark this revision done (a rescore in the meantime stays pending with its new revision).
+            if known_url is None:
+                db.execute(update(LtiLineItem).where(LtiLineItem.id == item_id, LtiLineItem.url.is_(None))
+                           .values(url=url))
+            # Sent: this revision is done (a rescore in the meantime stays pending with its new revision).
             db.execute(update(ScoreOutbox).where(ScoreOutbox.id == row_id, ScoreOutbox.revision == revision)
                        .values(status="sent", sent_revision=revision, sent_at=utcnow(), claimed_until=None,
                                last_error=None))
@@ -221,8 +232,7 @@ def publisher_job(app: Flask) -> None:
     interval = float(app.config.get("LTI_PUBLISH_INTERVAL_S", 5))
     while True:
         try:
-            with app.app_context():
-                publish_due(app)
+            publish_due(app)
         except Exception:  # noqa: BLE001 - the job must outlive any one failure
             log.exception("score publisher pass failed")
         socketio.sleep(interval)

@@ -101,8 +101,15 @@ class RosterSync(MethodView):
     def post(self, link_id):
         """Import the course's members from the platform (Names and Role Provisioning Services)."""
         session = db_session()
-        report = nrps.sync_roster(session, link_id, load_tool_key(current_app.config), now=utcnow(),
-                                  http=current_app.extensions.get("exam_engine.lti_http"))
+        platform, course = nrps.roster_source(session, link_id)
+        memberships_url = course.memberships_url
+        # End the read (nothing was written) before calling the platform: its token endpoint may fetch our
+        # JWKS meanwhile, and on SQLite an open transaction would hold the lock that request needs.
+        session.commit()
+        members = nrps.fetch_members(platform, memberships_url, load_tool_key(current_app.config),
+                                     http=current_app.extensions.get("exam_engine.lti_http"))
+        report = nrps.import_members(session, platform, course, members, now=utcnow())
+        report["course_id"] = course.id
         session.commit()
         return report
 

@@ -47,20 +47,21 @@ def import_members(session: Session, platform: LtiPlatform, course: Course, memb
     return report
 
 
-def sync_roster(session: Session, link_id: int, key: ToolKey, *, now: datetime,
-                http: requests.Session | None = None) -> dict:
-    """Fetch the members of the resource link's course from the platform and import them."""
+def roster_source(session: Session, link_id: int) -> tuple[LtiPlatform, Course]:
+    """The platform and course whose members a roster sync fetches."""
     link: LtiResourceLink = get_resource_link(session, link_id)
     course = session.get(Course, link.course_id) if link.course_id else None
     if course is None or not course.memberships_url:
         raise ValidationFailed("the platform offered no roster service for this course", code="lti_no_nrps")
-    platform = session.get(LtiPlatform, link.platform_id)
+    return session.get(LtiPlatform, link.platform_id), course
+
+
+def fetch_members(platform: LtiPlatform, memberships_url: str, key: ToolKey,
+                  http: requests.Session | None = None) -> list[dict]:
+    """Every member of the context, all pages (no database: the caller holds no transaction meanwhile)."""
     connector = ToolServiceConnector(registration_for(platform, key), requests_session=http)
-    service = NamesRolesProvisioningService(connector, {"context_memberships_url": course.memberships_url})
+    service = NamesRolesProvisioningService(connector, {"context_memberships_url": memberships_url})
     try:
-        members = service.get_members()
+        return list(service.get_members())
     except (LtiException, requests.RequestException) as exc:
         raise LtiServiceFailed(f"the platform's roster service failed: {exc}", code="lti_nrps_failed") from exc
-    report = import_members(session, platform, course, list(members), now=now)
-    report["course_id"] = course.id
-    return report

@@ -15,7 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as WerkzeugNotFound
 
 from item_bank.errors import DomainError
 
-from ..auth.guard import login_session
+from ..auth.guard import csrf_token, login_session
 from ..db import db_session, utcnow
 from . import deep_linking, services
 from .adapter import DbSessionService, DbToolConf, ToolMessageLaunch, ToolOIDCLogin
@@ -109,7 +109,7 @@ def _landing(exam_id: int) -> str:
 def landing(exam_id: int):
     """Where a launch lands when the web client has no exam page: what to do next, as JSON."""
     return jsonify({"exam_id": exam_id, "start": f"/api/v1/exams/{exam_id}/sessions",
-                    "exam": f"/api/v1/exams/{exam_id}"})
+                    "exam": f"/api/v1/exams/{exam_id}", "csrf_token": csrf_token()})
 
 
 PICKER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Choose an exam</title></head>
