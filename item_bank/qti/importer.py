@@ -52,6 +52,7 @@ def import_package(
     total = len(entries)
     seen: dict[str, str] = {}
     path_to_id: dict[str, list[str]] = {}
+    imported_ids: set[str] = set()
     tests: list[tuple[str, Any, dict]] = []
     done = 0
     for path, kind, root, meta in entries:
@@ -60,18 +61,22 @@ def import_package(
             continue
         path_to_id.setdefault(path, [])  # stays empty when the item is skipped
         for item, entry in convert_item(root, path, files, meta):
-            if item is not None and item.identifier in seen:
-                # Packages reuse identifiers across files (e.g. variants of one item): keep both, renamed.
+            if entry.identifier in seen:
+                # Packages reuse identifiers across files (e.g. variants of one item): keep both, renamed,
+                # so every report entry (and every item) has its own identifier.
                 alt = meta.get("resource") or posixpath.splitext(posixpath.basename(path))[0]
                 n = 2
                 while alt in seen:
-                    alt = f"{item.identifier}-{n}"
+                    alt = f"{entry.identifier}-{n}"
                     n += 1
-                entry.reasons.insert(0, f"identifier {item.identifier!r} already used by {seen[item.identifier]}; imported as {alt!r}")
-                item.identifier = alt
+                verb = "imported" if item is not None else "reported"
+                entry.reasons.insert(0, f"identifier {entry.identifier!r} already used by {seen[entry.identifier]}; {verb} as {alt!r}")
                 entry.identifier = alt
+                if item is not None:
+                    item.identifier = alt
+            seen[entry.identifier] = path
             if item is not None:
-                seen[item.identifier] = path
+                imported_ids.add(item.identifier)
                 path_to_id.setdefault(path, []).append(item.identifier)
                 result.items.append(item)
                 for m in item.media:
@@ -81,7 +86,7 @@ def import_package(
         if progress:
             progress(done, total, entry.identifier)
     for path, root, meta in tests:
-        test, entry = convert_test(root, path, path_to_id, set(seen))
+        test, entry = convert_test(root, path, path_to_id, imported_ids)
         if test is not None:
             result.tests.append(test)
         result.report.append(entry)

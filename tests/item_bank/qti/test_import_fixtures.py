@@ -35,6 +35,7 @@ def test_every_item_is_reported(parts, least):
     result = import_package(fixture_path(*parts))
     report = [e for e in result.report if e.kind == "item"]
     assert report, "no item found"
+    assert len({e.identifier for e in result.report}) == len(result.report), "report identifiers must be unique"
     assert len(result.items) >= least
     imported_ids = {i.identifier for i in result.items}
     imported_pairs = {(i.identifier, i.source_path) for i in result.items}
