@@ -321,7 +321,8 @@ def record_answer(session: Session, user: User, session_id: Any, *, item_id: Any
         try:
             scoring.validate_response(version.type, version.interaction, response)
         except scoring.InvalidResponse as exc:
-            raise _err("invalid_response_shape", str(exc), 422) from None
+            # One stable code for clients; the scoring library's precise reason goes in details.
+            raise _err("invalid_response_shape", str(exc), 422, reason=getattr(exc, "code", "invalid")) from None
     row = session.scalar(select(SessionResponse).where(SessionResponse.session_id == attempt.id,
                                                        SessionResponse.item_id == item_id))
     stale = False
