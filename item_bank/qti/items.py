@@ -70,8 +70,17 @@ def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes]
             part = deepcopy(root)
             part_body = first_child(part, "qti-item-body")
             copies = [el for el in part_body.iter() if isinstance(el.tag, str) and el.tag.endswith("-interaction")]
+            answers = _known_answers(part)
             for j, other in enumerate(copies):
-                if j != k:
+                if j == k:
+                    continue
+                if other.tag == "qti-text-entry-interaction":
+                    # A cloze with typed gaps: one item per gap, the other gaps show their answers.
+                    filled = etree.Element("strong")
+                    filled.text = answers.get(other.get("response-identifier"), "_____")
+                    filled.tail = other.tail
+                    other.getparent().replace(other, filled)
+                else:
                     remove_keep_tail(other)
             rid = inter.get("response-identifier") or str(k + 1)
             part.set("title", f"{root.get('title') or identifier} ({k + 1}/{n})")
@@ -79,11 +88,24 @@ def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes]
         return out
 
 
+def _known_answers(root) -> dict[str, str]:
+    """Best answer of each string response (correct value, else best mapped key), to fill other gaps."""
+    out = {}
+    decls, _, _ = read_declarations(root)
+    for d in decls.values():
+        if d.correct:
+            out[d.identifier] = d.correct[0]
+        elif d.mapping:
+            out[d.identifier] = max(d.mapping.items(), key=lambda kv: kv[1])[0]
+    return out
+
+
 def _convert_one(root, identifier, path, files, meta, ext, version, part=None, whole=None) -> tuple[ImportedItem | None, ReportEntry]:
     ctx = ItemContext(path, files)
     ctx.part = part
     if part:
-        ctx.lose(f"part {part[0]} of {part[1]} of QTI item {whole!r}, which has {part[1]} interactions: imported as one item per interaction, sharing its content")
+        ctx.lose(f"part {part[0]} of {part[1]} of QTI item {whole!r}, which has {part[1]} interactions: imported as one item per interaction, sharing its content"
+                 + (" (in a cloze, the other gaps show their answers)" if root.find(".//qti-text-entry-interaction") is not None else ""))
     try:
         item = _convert(root, identifier, ctx, meta, ext)
     except SkipItem as exc:
@@ -190,7 +212,7 @@ def _convert(root, identifier: str, ctx: ItemContext, meta: dict, ext: dict) -> 
     kinds = {el.tag for el in interactions}
     decls, outcomes, outcome_attrs = read_declarations(root)
     if len(interactions) > 1 and kinds != {"qti-inline-choice-interaction"}:
-        if not kinds & INLINE_KINDS and not ctx.part:
+        if (not kinds & INLINE_KINDS or kinds == {"qti-text-entry-interaction"}) and not ctx.part:
             raise SplitItem(interactions)
         if kinds == {"qti-text-entry-interaction"}:
             raise SkipItem(f"{len(interactions)} text entries in one item: our text_entry holds one answer (split it into several items)")

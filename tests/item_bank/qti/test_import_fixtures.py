@@ -256,3 +256,13 @@ def test_key_read_from_processing_and_alternative_key_reported():
     assert entry.status == "partial"
     assert any("compares it with" in r for r in entry.reasons)
     assert any("not reproduced" in r and "C11" in r for r in entry.reasons)  # the second accepted set
+
+
+def test_cloze_with_typed_gaps_splits_one_gap_per_item():
+    result = import_package(fixture_path("qti3", "examples", "packages", "BBQsTest", "id-d565dbe89933", "text_entry-Lycidas.xml"))
+    first, second = result.items
+    assert first.item["type"] == second.item["type"] == "text_entry"
+    assert '<span data-gap="RESPONSE1"></span>' in first.item["stem"] and "<strong>pastures new</strong>" in first.item["stem"]
+    assert '<span data-gap="RESPONSE2"></span>' in second.item["stem"] and "<strong>fresh woods</strong>" in second.item["stem"]
+    assert first.item["scoring"]["accepted"] == [{"value": "fresh woods"}, {"value": "fresh fields", "score": 0.5}]
+    assert [e.status for e in result.report] == ["partial", "partial"]
