@@ -91,7 +91,16 @@ def choose_scoring(root, item_type, inters, decls, outcomes, outcome_attrs, cand
         return _merge_ext(scoring, ext, item_type, ctx)
     interp = rp.Interpreter(decls, {**outcomes, "SCORE": outcomes.get("SCORE", 0.0) or 0.0, **({"MAXSCORE": outcomes["MAXSCORE"]} if "MAXSCORE" in outcomes else {})})
     try:
-        qti_scores = [(ours, _score_of(interp.run(tree, qvars))) for ours, qvars in probes]
+        if ctx.part and probes:
+            # One part of a split item: the other responses hold their correct answers, and the
+            # part's score is what its own response adds to the score without it.
+            own = set(probes[0][1])
+            others = {i: rp.container([rp.parse_scalar(v, d.base_type) for v in d.correct], d.cardinality)
+                      for i, d in decls.items() if i not in own and d.correct}
+            base = _score_of(interp.run(tree, {**others, **{i: None for i in own}}))
+            qti_scores = [(ours, _score_of(interp.run(tree, {**others, **qvars})) - base) for ours, qvars in probes]
+        else:
+            qti_scores = [(ours, _score_of(interp.run(tree, qvars))) for ours, qvars in probes]
     except rp.Unsupported as exc:
         ctx.lose(f"custom response processing uses <{exc}>, beyond our scoring rules: scored all-or-nothing against the correct response")
         return _merge_ext(_first_non_map(candidates)(1.0), ext, item_type, ctx)
@@ -121,8 +130,9 @@ def choose_scoring(root, item_type, inters, decls, outcomes, outcome_attrs, cand
     if lowest < 0:
         fallback["floor"] = lowest
     ctx.lose(
-        "response processing not reproduced by our rules (for the response {} QTI gives {:g}, rule {!r} gives {:g}); imported with rule {!r}".format(
-            json.dumps(resp), qscore, scoring.get("rule", item_type), rp.reference_score(item_type, scoring, resp), fallback.get("rule", "exact value"))
+        "response processing not reproduced by our rules (for the response {} QTI gives {:g}, our {} gives {:g}); imported with {}".format(
+            json.dumps(resp), qscore, f"rule {scoring['rule']!r}" if scoring.get("rule") else f"{item_type} key", rp.reference_score(item_type, scoring, resp),
+            f"rule {fallback['rule']!r}" if fallback.get("rule") else "the declared key")
     )
     return _merge_ext(fallback, ext, item_type, ctx)
 
