@@ -20,7 +20,11 @@ def on_attempt_scored(session, attempt, now) -> None:  # noqa: ANN001
     """AFTER_SCORE hook: a final pass writes the pending credential and signs it (see services.record_pass)."""
     from . import services
     ctx = services.issuer_context(current_app) if has_app_context() else None
-    services.record_pass(session, attempt, now=now, ctx=ctx)
+    try:
+        with session.begin_nested():
+            services.record_pass(session, attempt, now=now, ctx=ctx)
+    except Exception:  # noqa: BLE001 - a credentials fault must not lose the learner's submission
+        log.exception("could not record the credential of a pass", extra={"session_id": attempt.id})
 
 
 def run_outbox_once(app: Flask) -> list[str]:

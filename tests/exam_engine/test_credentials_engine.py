@@ -255,6 +255,30 @@ def test_failing_attempts_get_nothing(app, client, keyring, award, take, learner
     assert rows(app) == []
 
 
+def test_a_pass_after_manual_grading_earns_the_credential(app, client, keyring, award, make_exam, bank_items, learner,
+                                                          auth, socket_for):
+    _, ids, h = bank_items
+    achievement_id, _ = award("Essayist", exam=False)
+    exam_id = make_exam(sections=[{"id": "main", "items": [ids["choice"], ids["extended_text"]]}],
+                        achievement_id=achievement_id)
+    session_id = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(learner)).get_json()["id"]
+    sc = socket_for(learner)
+    state = sc.emit("join", {"session_id": session_id}, namespace="/exam", callback=True)["session"]
+    by_type = {i["type"]: i["item_id"] for i in state["items"]}
+    for seq, (kind, response) in enumerate((("choice", ["paris"]), ("extended_text", "Light to sugar.")), start=1):
+        ack = sc.emit("answer", {"session_id": session_id, "item_id": by_type[kind], "response": response, "seq": seq},
+                      namespace="/exam", callback=True)
+        assert ack["ok"], ack
+    ack = sc.emit("submit", {"session_id": session_id, "seq": 3}, namespace="/exam", callback=True)
+    assert ack["status"] == "pending_grading"
+    assert wallet(client, auth(learner)) == [] and rows(app) == []
+    resp = client.post(f"/api/v1/sessions/{session_id}/items/{by_type['extended_text']}/marks", headers=h,
+                       json={"levels": {"accuracy": 1, "clarity": 1}})
+    assert resp.status_code == 201 and resp.get_json()["passed"] is True, resp.get_json()
+    [held] = wallet(client, auth(learner))
+    assert held["achievement_id"] == achievement_id and held["session_id"] == session_id
+
+
 def test_exam_without_achievement_issues_nothing(app, client, keyring, make_exam, bank_items, take, learner, auth):
     _, ids, _ = bank_items
     exam_id = make_exam(sections=[{"id": "main", "items": [ids["choice"]]}])
