@@ -602,3 +602,54 @@ def test_demo_awards_achievements_and_makes_a_key(app, tmp_path, monkeypatch, db
     assert awards["demo-stats-climate-timed"] == achievements["Quantitative literacy"].id
     assert awards["demo-websec-essay"] is None
     assert os.path.exists(tmp_path / "demo-keys")
+
+
+def _correct_response(version) -> object:  # noqa: ANN001
+    key = version.scoring
+    return {"choice": lambda: key["correct"], "text_entry": lambda: key["accepted"][0]["value"],
+            "numeric": lambda: key["value"], "order": lambda: key["correct_order"], "match": lambda: key["pairs"],
+            "inline_choice": lambda: key["correct"]}[version.type]()
+
+
+@pytest.mark.fixtures
+def test_the_demo_learner_passes_the_demo_exam_and_holds_a_verifiable_credential(app, client, tmp_path, monkeypatch,
+                                                                                  db, auth, socket_for):
+    """Done when: a demo learner who passes a demo exam holds a credential that validates and verifies offline."""
+    import jsonschema
+
+    from exam_engine.auth.models import User
+    from exam_engine.demo import seed_demo
+    from exam_engine.exams.models import Exam
+    from item_bank.models import ItemVersion
+
+    for name in ("EXAM_ENGINE_ISSUER_KEYRING", "EXAM_ENGINE_ISSUER_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    app.config["KEYS_DIR"] = str(tmp_path / "demo-keys")
+    from tests.conftest import PASSWORD
+    with app.app_context():
+        seed_demo(app, password=PASSWORD)
+    learner = db.scalar(select(User).where(User.email == "learner@example.org"))
+    exam_id = db.scalar(select(Exam.id).where(Exam.external_id == "demo-websec-quick"))
+    headers = auth(learner)
+    session_id = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=headers).get_json()["id"]
+    sc = socket_for(learner)
+    state = sc.emit("join", {"session_id": session_id}, namespace="/exam", callback=True)["session"]
+    from exam_engine.sessions.models import ExamSession
+    db.rollback()  # a new snapshot that sees the attempt
+    form = db.get(ExamSession, session_id).form
+    for seq, entry in enumerate(form, start=1):
+        response = _correct_response(db.get(ItemVersion, entry["version_id"]))
+        ack = sc.emit("answer", {"session_id": session_id, "item_id": entry["item_id"], "response": response, "seq": seq},
+                      namespace="/exam", callback=True)
+        assert ack["ok"], (entry, ack)
+    ack = sc.emit("submit", {"session_id": session_id, "seq": len(form) + 1}, namespace="/exam", callback=True)
+    assert ack["status"] == "scored" and len(state["items"]) == len(form)
+    [held] = wallet(client, headers)
+    assert held["achievement_name"] == "Web security basics" and held["achievement_type"] == "Badge"
+    credential = client.get(f"/credentials/{held['id']}").get_json()
+    schema_file = fixture_path("openbadges", "v3", "schema", "ob_v3p0_achievementcredential_schema.json")
+    jsonschema.Draft201909Validator(json.loads(schema_file.read_text("utf-8"))).validate(credential)
+    path = tmp_path / "demo-credential.json"
+    path.write_text(json.dumps(credential))
+    result = cli(app, "verify", str(path), "--offline", "--schema", str(schema_file))
+    assert result.exit_code == 0, result.output
