@@ -26,9 +26,14 @@ def tool(app, tool_key_pem):  # noqa: ANN001
     ToolServiceConnector.clear_cache()
 
 
+@pytest.fixture(scope="session")
+def platform_key():
+    return new_rsa_key()
+
+
 @pytest.fixture
-def platform(tool):  # noqa: ANN001
-    p = TestPlatform()
+def platform(tool, platform_key):  # noqa: ANN001
+    p = TestPlatform(platform_key)
     p.tool_jwks_url = f"{tool.url}/lti/jwks.json"
     p.tool_launch_url = f"{tool.url}/lti/launch"
     yield p
@@ -41,13 +46,15 @@ def admin(make_user):  # noqa: ANN001
 
 
 @pytest.fixture
-def register(client, admin, auth, platform):  # noqa: ANN001
-    """register(**overrides) -> the platform's registration made through the REST API by an admin."""
+def register(db, platform):  # noqa: ANN001
+    """register(**overrides) -> the platform's registration (test_registration.py covers the REST API and command)."""
+    from exam_engine.db import utcnow
+    from exam_engine.lti.services import register_platform
 
     def go(**overrides):
-        resp = client.post("/api/v1/lti/platforms", headers=auth(admin), json={**platform.registration(), **overrides})
-        assert resp.status_code == 201, resp.get_json()
-        return resp.get_json()
+        row = register_platform(db, {**platform.registration(), **overrides}, now=utcnow())
+        db.commit()
+        return {"id": row.id}
 
     return go
 
@@ -63,4 +70,5 @@ def browser(tool, platform):  # noqa: ANN001
 
 
 def error_code(resp) -> str:  # noqa: ANN001
-    return resp.json()["error"]["code"]
+    body = resp.get_json() if hasattr(resp, "get_json") else resp.json()
+    return body["error"]["code"]

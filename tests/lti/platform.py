@@ -57,7 +57,7 @@ class Served:
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -72,8 +72,8 @@ class TestPlatform:
     __test__ = False
     issuer_path = ""
 
-    def __init__(self) -> None:
-        self.key = new_rsa_key()
+    def __init__(self, key: rsa.RSAPrivateKey | None = None) -> None:
+        self.key = key or new_rsa_key()
         self.kid = "platform-key-1"
         self.client_id = "tool-client-1"
         self.deployment_id = "deployment-1"
