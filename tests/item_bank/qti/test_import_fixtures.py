@@ -205,7 +205,7 @@ def test_results_report_is_not_an_item():
 
 
 def test_imported_fixtures_export_valid_qti3(qti3_xsd_dir):
-    for parts in (("qti3", "examples", "items"), ("qti2", "examples", "ims-2p2-items"), ("qti3", "examples", "packages", "BBQsTest", "BBQsTest.zip")):
+    for parts, _ in SOURCES:
         result = import_package(fixture_path(*parts))
         items = [{"identifier": i.identifier, "version": 1, "item": i.item, "media": {m: result.media[m] for m in i.media}} for i in result.items]
         data = export_package(items)
