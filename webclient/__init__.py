@@ -11,10 +11,11 @@ from flask import Flask
 
 def register(app: Flask, api) -> None:  # noqa: ANN001 - the engine's Api, unused: pages are not in the OpenAPI document
     """Register the web client's blueprints, HTML error pages and template helpers on `app`."""
-    from . import author, core, errors, exams, learner
+    from . import author, core, errors, exams, learner, public
 
     app.register_blueprint(core.bp)
     app.register_blueprint(author.bp)
     app.register_blueprint(exams.bp)
     app.register_blueprint(learner.bp)
+    app.register_blueprint(public.bp)
     errors.install(app)

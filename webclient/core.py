@@ -67,6 +67,7 @@ def navigation(user) -> list[tuple[str, str, str]]:  # noqa: ANN001
     items = []
     if user.role == "learner":
         items.append(("learn.dashboard", "My exams", "learn"))
+        items.append(("learn.credentials", "My credentials", "learn-credentials"))
     if user.role in ("instructor", "admin"):
         items.append(("author.banks", "Item banks", "author"))
         items.append(("exams.index", "Exams", "exams"))

@@ -17,6 +17,8 @@ from item_bank.errors import DomainError
 
 log = logging.getLogger("webclient.errors")
 
+#: Our page blueprints: their errors are always pages.
+PAGE_BLUEPRINTS = {"web", "author", "exams", "learn", "public"}
 #: Paths that are machine interfaces: their errors stay JSON.
 MACHINE_PREFIXES = ("/api/", "/socket.io", "/.well-known/", "/healthz", "/assets/")
 
@@ -30,8 +32,17 @@ EXPLANATIONS = {
 
 
 def is_page_request() -> bool:
-    """True when the caller asked for a page (HTML), not an API resource."""
-    return not request.path.startswith(MACHINE_PREFIXES)
+    """True when the caller asked for a page (HTML), not an API resource or a public JSON document.
+
+    Our pages' errors are HTML. A URL that matches no route is a page error unless it is under a machine
+    prefix or the client prefers JSON; any other engine route (public credential documents, status lists,
+    the issuer profile...) keeps the engine's JSON errors.
+    """
+    if request.blueprint in PAGE_BLUEPRINTS:
+        return True
+    if request.url_rule is not None or request.path.startswith(MACHINE_PREFIXES):
+        return False
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) != "application/json"
 
 
 def render_error(status: int, detail: str | None = None):  # noqa: ANN201

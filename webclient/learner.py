@@ -44,3 +44,10 @@ def exam(session_id: str):
 def result(session_id: str):
     """The result of one attempt, once released."""
     return render_template("web/learn/result.html", session_id=_check_session_id(session_id))
+
+
+@bp.get("/credentials")
+@page_login_required("learner")
+def credentials():
+    """The learner's credential wallet: download, share the public page, see revocations."""
+    return render_template("web/learn/credentials.html")

@@ -10,12 +10,14 @@ import pytest
 
 from .conftest import audit, login
 
-ANONYMOUS = ["/login", "/login?logged_out=1", "/no/such/page"]
+ANONYMOUS = ["/login", "/login?logged_out=1", "/no/such/page", "/verify", "/verify/no-such-credential"]
 INSTRUCTOR = ["/author/banks", "/author/banks/1", "/author/banks/1?type=match&q=the", "/author/banks/1/items/new",
-              "/author/items/1", "/author/items/1/versions/1", "/settings", "/author/banks/999"] + [
+              "/author/items/1", "/author/items/1/versions/1", "/settings", "/author/banks/999",
+              "/author/exams", "/author/exams/new", "/author/exams/1", "/author/exams/1/grading", "/author/exams/1/results",
+              "/monitor"] + [
     f"/author/banks/1/items/new?type={t}"
     for t in ("choice", "text_entry", "numeric", "extended_text", "order", "match", "inline_choice")]
-LEARNER = ["/learn", "/learn/sessions/does-not-exist", "/learn/sessions/does-not-exist/result", "/settings", "/author/banks"]
+LEARNER = ["/learn", "/learn/credentials", "/learn/sessions/does-not-exist", "/learn/sessions/does-not-exist/result", "/settings", "/author/banks"]
 EXAMINER = ["/monitor"]
 
 

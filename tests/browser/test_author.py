@@ -78,7 +78,7 @@ def test_create_preview_publish_and_new_version(instructor, live_server):
     assert history.get_by_role("link", name="Version 1").is_visible()
     assert history.get_by_role("link", name="Version 2").is_visible()
     history.get_by_role("link", name="Version 1").click()
-    assert page.locator("#preview").get_by_text("Marseille").is_visible()
+    page.locator("#preview").get_by_text("Marseille").wait_for()
     assert not page.console_errors, page.console_errors
 
 

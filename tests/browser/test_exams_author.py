@@ -21,6 +21,7 @@ def _exam_api(page, live_server):  # noqa: ANN001
 
 def _take_and_submit(page, live_server, title: str, answer_essay: bool = False) -> None:  # noqa: ANN001
     page.goto(live_server("/learn"))
+    page.locator("#exams[aria-busy=false]").wait_for()
     start = page.get_by_role("button", name=f"Start exam: {title}")
     if start.count():
         start.click()
@@ -32,10 +33,10 @@ def _take_and_submit(page, live_server, title: str, answer_essay: bool = False) 
     if answer_essay:
         essay = page.locator(".item-extended_text").first
         essay.get_by_label("Your answer").fill("Use a slow, salted, memory-hard hash such as argon2id.")
-        essay.locator("xpath=ancestor::section").locator(".save-state", has_text="Saved").wait_for()
+        essay.locator("xpath=ancestor::section").locator(".save-state[data-state=saved]").wait_for()
     else:
         page.locator("section.question-card:visible input[type=radio]").first.check()
-        page.locator("section.question-card:visible .save-state", has_text="Saved").wait_for()
+        page.locator("section.question-card:visible .save-state[data-state=saved]").wait_for()
     page.get_by_role("button", name="Finish and submit…").click()
     page.get_by_role("dialog").get_by_role("button", name="Submit now").click()
     page.wait_for_url("**/result")

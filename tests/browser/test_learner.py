@@ -61,7 +61,7 @@ def _answer_current(page) -> str:  # noqa: ANN001
 
 
 def _saved(page) -> None:  # noqa: ANN001
-    _card(page).locator(".save-state", has_text="Saved").wait_for()
+    _card(page).locator(".save-state[data-state=saved]").wait_for()
 
 
 def test_whole_journey(learner, live_server, page):
@@ -147,7 +147,7 @@ def test_scrolling_form_with_essays_and_unanswered_warning(learner, live_server,
     assert cards.count() >= 2 and all(c.is_visible() for c in cards.all())  # presentation "all": one scrolling form
     essay = page.locator(".item-extended_text").first
     essay.get_by_label("Your answer").fill("Salted, slow, memory-hard hashes such as argon2id resist brute force.")
-    essay.locator("xpath=ancestor::section").locator(".save-state", has_text="Saved").wait_for()
+    essay.locator("xpath=ancestor::section").locator(".save-state[data-state=saved]").wait_for()
     assert "words" in essay.locator(".word-count").inner_text()
     page.get_by_role("button", name="Finish and submit…").click()
     dialog = page.get_by_role("dialog", name="Submit your exam?")
