@@ -5,6 +5,7 @@ the limiter chosen for this app; the periodic job that runs the server-side rule
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, current_app
 
@@ -50,6 +51,33 @@ def limiter_for(app: Flask):  # noqa: ANN201
 
 def current_limiter():  # noqa: ANN201
     return limiter_for(current_app._get_current_object())
+
+
+# --- shedding a signal flood before it reaches the database -----------------------------------------
+
+def blocked_ack(conn: dict, payload: object) -> dict | None:
+    """The rate_limited ack, without touching the database, while this connection's window is known to be full.
+
+    The authoritative count is in the database (or Redis); this per-connection marker,
+    set when the database refused a signal, only sheds the rest of a flood cheaply until
+    the window ends. A reconnect (to any worker) starts without it and meets the real count.
+    """
+    until = conn.get("signals_blocked_until")
+    if not until or not isinstance(payload, dict) or payload.get("session_id") != conn.get("session_id"):
+        return None
+    left = until - time.time()
+    if left <= 0:
+        conn.pop("signals_blocked_until", None)
+        return None
+    return {"ok": False, "error": {"code": "rate_limited", "message": "too many signals: wait for the next window",
+                                   "details": {"retry_after_s": round(left, 3)}}}
+
+
+def remember_limit(conn: dict, ack: dict) -> None:
+    """After a database refusal, block this connection's signals until the window ends."""
+    error = ack.get("error") if not ack.get("ok") else None
+    if error and error.get("code") == "rate_limited":
+        conn["signals_blocked_until"] = time.time() + float((error.get("details") or {}).get("retry_after_s", 1))
 
 
 def scan_once(app: Flask) -> int:

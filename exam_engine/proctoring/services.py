@@ -241,8 +241,9 @@ def record_signal(session: Session, user: User, session_id: Any, *, kind: str, a
     if attempt.status in CLOSED:
         raise _err("session_closed", f"the attempt is already {attempt.status}")
     if not limiter.allow(session, attempt.id, now=now, rate=policy["signal_rate"], window_s=policy["signal_window_s"]):
-        raise RateLimited(f"at most {policy['signal_rate']} signals per {policy['signal_window_s']} s",
-                          code="rate_limited", details={"retry_after_s": policy["signal_window_s"]})
+        window_s = policy["signal_window_s"]
+        raise RateLimited(f"at most {policy['signal_rate']} signals per {window_s} s", code="rate_limited",
+                          details={"retry_after_s": round(window_s - now.timestamp() % window_s, 3)})
     attempt = session_services.learner_attempt(session, user, session_id, lock=True)
     applied = session.get(AppliedSeq, (attempt.id, seq))
     if applied is not None:

@@ -184,12 +184,18 @@ class ExamNamespace(Namespace):
 
     def on_signal(self, payload=None):  # noqa: ANN001
         """A proctoring signal from the browser (docs/protocol.md, Proctoring); rate-limited per attempt."""
+        blocked = proctoring_notify.blocked_ack(socket_session, payload)
+        if blocked is not None:
+            return blocked  # the rest of a flood is shed here, before any database work
+
         def work(db, user, data):  # noqa: ANN001
             ack, effects = proctoring_services.record_signal(
                 db, user, data["session_id"], kind=data["kind"], at=data["at"], detail=data["detail"], seq=data["seq"],
                 now=utcnow(), limiter=proctoring_notify.current_limiter())
             return ack, (lambda: proctoring_notify.deliver(effects))
-        return self._run(SignalSchema, payload, work)
+        ack = self._run(SignalSchema, payload, work)
+        proctoring_notify.remember_limit(socket_session, ack)
+        return ack
 
     def trigger_event(self, event, *args):  # noqa: ANN001, ANN002
         """Unknown events get an error ack instead of vanishing."""

@@ -257,7 +257,7 @@ def test_a_signal_flood_is_rate_limited_while_answers_are_acked(proctored, clien
     assert codes.count("ok") == 20 and codes.count("rate_limited") == 380
     assert max(answer_ms) < 2000
     limited = signal(sc, sid, "copy", seq())
-    assert limited["error"]["details"]["retry_after_s"] == 60
+    assert 0 < limited["error"]["details"]["retry_after_s"] <= 60
     report = client.get(f"/api/v1/sessions/{sid}/proctoring/report", headers=auth(p["examiner"])).get_json()
     assert len(report["signals"]) == 20  # refused signals leave nothing behind
 
