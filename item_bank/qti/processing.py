@@ -120,7 +120,7 @@ def choose_scoring(root, item_type, inters, decls, outcomes, outcome_attrs, cand
         scoring = cand(points)
         if lowest < 0:
             scoring["floor"] = lowest  # QTI lets this item's score go negative (penalties)
-        bad = next(((ours, s) for ours, s in qti_scores if abs(rp.reference_score(item_type, scoring, ours) - s) > 1e-9), None)
+        bad = next(((ours, s) for ours, s in qti_scores if not abs(rp.reference_score(item_type, scoring, ours) - s) <= 1e-9), None)
         if bad is None:
             return _merge_ext(scoring, ext, item_type, ctx)
         if mismatch is None:

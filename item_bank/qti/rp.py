@@ -12,10 +12,11 @@ Trees are normalised first (see normalize.py): tags are `qti-...` without namesp
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+from scoring.errors import ScoringError
+from scoring.registry import grade_item
 
 
 class Unsupported(Exception):
@@ -140,9 +141,7 @@ class Interpreter:
                 raise Unsupported(tag)
 
     def _rules_list(self, rules) -> None:
-        class _P(list):
-            pass
-        self._rules(_P(rules))
+        self._rules(rules)
 
     @staticmethod
     def _truth(v: Any) -> bool:
@@ -342,98 +341,12 @@ def numeric_equal(a: float, b: float, mode: str, tolerance: str | None, incl_low
 
 
 # ---------------------------------------------------------------------------
-# Our rules, as docs/items.md defines them (used only to compare with QTI).
-
-def _finish(scoring: dict, raw: float, answered: bool) -> float:
-    points = float(scoring.get("points", 1))
-    floor = float(scoring.get("floor", 0))
-    score = min(raw, points)
-    if answered and score <= 0 and scoring.get("negative_marking"):
-        score -= float(scoring["negative_marking"])
-    return max(score, floor)
+# Our rules: the graders of scoring/ (docs/items.md), the single source of truth.
 
 
-def _text_norm(s: str, scoring: dict) -> str:
-    s = unicodedata.normalize("NFKC", s).strip()
-    if scoring.get("normalize_whitespace", True):
-        s = re.sub(r"\s+", " ", s)
-    if not scoring.get("case_sensitive", False):
-        s = s.casefold()
-    return s
-
-
-def reference_score(item_type: str, scoring: dict, response: Any) -> float:  # noqa: C901
-    """Score `response` under our rule `scoring` for `item_type` (docs/items.md)."""
-    points = float(scoring.get("points", 1))
-    if response is None or response == [] or response == {} or response == "":
-        return 0.0
-    rule = scoring.get("rule")
-    if item_type == "choice":
-        correct = set(scoring["correct"])
-        chosen = set(response)
-        rule = rule or "all_or_nothing"
-        if rule == "all_or_nothing":
-            raw = points if chosen == correct else 0.0
-        elif rule == "per_option":
-            raw = points * len(chosen & correct) / len(correct)
-        elif rule == "per_option_penalty":
-            raw = points * (len(chosen & correct) - len(chosen - correct)) / len(correct)
-        else:
-            raw = _clamped_map(scoring, [scoring.get("mapping", {}).get(c, scoring.get("default_value", 0)) for c in chosen])
-        return _finish(scoring, raw, True)
-    if item_type == "order":
-        key = scoring["correct_order"]
-        if (rule or "exact") == "exact":
-            raw = points if list(response) == list(key) else 0.0
-        else:
-            pos = {k: i for i, k in enumerate(response)}
-            n = len(key)
-            good = sum(1 for i in range(n) for j in range(i + 1, n) if pos.get(key[i], -1) < pos.get(key[j], -1))
-            raw = points * good / (n * (n - 1) / 2) if n > 1 else points
-        return _finish(scoring, raw, True)
-    if item_type == "match":
-        pairs = {tuple(p) for p in scoring["pairs"]}
-        given = {tuple(p) for p in response}
-        rule = rule or "per_pair"
-        if rule == "all_or_nothing":
-            raw = points if given == pairs else 0.0
-        elif rule == "per_pair":
-            raw = points * len(given & pairs) / len(pairs)
-        elif rule == "per_pair_penalty":
-            raw = points * (len(given & pairs) - len(given - pairs)) / len(pairs)
-        else:
-            m = scoring.get("mapping", {})
-            raw = _clamped_map(scoring, [m.get(f"{a} {b}", scoring.get("default_value", 0)) for a, b in given])
-        return _finish(scoring, raw, True)
-    if item_type == "inline_choice":
-        correct = scoring["correct"]
-        good = sum(1 for g, o in correct.items() if response.get(g) == o)
-        if (rule or "per_gap") == "all_or_nothing":
-            raw = points if good == len(correct) else 0.0
-        else:
-            raw = points * good / len(correct)
-        return _finish(scoring, raw, True)
-    if item_type == "text_entry":
-        got = _text_norm(str(response), scoring)
-        best = 0.0
-        for acc in scoring["accepted"]:
-            if _text_norm(acc["value"], scoring) == got:
-                best = max(best, float(acc.get("score", points)))
-        return _finish(scoring, best, True)
-    if item_type == "numeric":
-        value = float(scoring["value"])
-        tol = float(scoring.get("tolerance", 0))
-        if scoring.get("tolerance_mode", "absolute") == "relative":
-            tol = tol * abs(value)
-        raw = points if abs(float(response) - value) <= tol + 1e-12 else 0.0
-        return _finish(scoring, raw, True)
-    return 0.0
-
-
-def _clamped_map(scoring: dict, values: list[float]) -> float:
-    total = float(sum(values))
-    if scoring.get("lower_bound") is not None:
-        total = max(total, float(scoring["lower_bound"]))
-    if scoring.get("upper_bound") is not None:
-        total = min(total, float(scoring["upper_bound"]))
-    return total
+def reference_score(item_type: str, scoring: dict, response: Any) -> float:
+    """Score `response` under our rule `scoring` with the real grader; NaN when it refuses the pair."""
+    try:
+        return grade_item(item_type, scoring, response).score
+    except ScoringError:
+        return math.nan
