@@ -229,12 +229,22 @@ def publish_due(app: Flask, *, now: datetime | None = None, limit: int = 50,
 def publisher_job(app: Flask) -> None:
     """Background job: publish scores every LTI_PUBLISH_INTERVAL_S seconds."""
     from ..extensions import socketio
+    from .services import purge_expired
     interval = float(app.config.get("LTI_PUBLISH_INTERVAL_S", 5))
+    passes = 0
     while True:
         try:
             publish_due(app)
+            if passes % 720 == 0:  # about hourly: forget spent nonces and old launches
+                db = app.extensions["exam_engine.db"].session()
+                try:
+                    purge_expired(db, now=utcnow())
+                    db.commit()
+                finally:
+                    db.close()
         except Exception:  # noqa: BLE001 - the job must outlive any one failure
             log.exception("score publisher pass failed")
+        passes += 1
         socketio.sleep(interval)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from item_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -20,7 +20,7 @@ from item_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..auth.models import User
 from ..auth.services import create_user, normalize_email
 from ..exams.models import Exam
-from .models import Course, Enrolment, LtiLaunch, LtiLineItem, LtiPlatform, LtiResourceLink, LtiUser
+from .models import Course, Enrolment, LtiLaunch, LtiLineItem, LtiNonce, LtiPlatform, LtiResourceLink, LtiUser
 from .roles import RANK, map_roles
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
@@ -268,3 +268,10 @@ def load_launch(session: Session, launch_id: str, *, now: datetime) -> LtiLaunch
     if launch is None or launch.expires_at <= now:
         raise NotFound("no such launch, or it has expired: launch again from the course", code="lti_launch_not_found")
     return launch
+
+
+def purge_expired(session: Session, *, now: datetime, launch_days: int = 30) -> int:
+    """Delete nonces a day after they expired and launches after `launch_days` (they are kept for audit until then)."""
+    n = session.execute(delete(LtiNonce).where(LtiNonce.expires_at < now - timedelta(days=1))).rowcount
+    n += session.execute(delete(LtiLaunch).where(LtiLaunch.expires_at < now - timedelta(days=launch_days))).rowcount
+    return n

@@ -29,10 +29,15 @@ def take_exam(app, client, db):
         session_id = resp.get_json()["id"]
         sc = socketio.test_client(app, namespace="/exam", auth={"token": token}, flask_test_client=client)
         state = sc.emit("join", {"session_id": session_id}, namespace="/exam", callback=True)["session"]
-        first = state["items"][0]
-        sc.emit("answer", {"session_id": session_id, "item_id": first["item_id"], "response": None, "seq": 1},
-                namespace="/exam", callback=True)
-        ack = sc.emit("submit", {"session_id": session_id, "seq": 2}, namespace="/exam", callback=True)
+        seq = 0
+        for item in state["items"]:
+            if item["type"] == "extended_text":  # an essay waits for a grader
+                seq += 1
+                ack = sc.emit("answer", {"session_id": session_id, "item_id": item["item_id"],
+                                         "response": "Photosynthesis turns light into sugar.", "seq": seq},
+                              namespace="/exam", callback=True)
+                assert ack["ok"], ack
+        ack = sc.emit("submit", {"session_id": session_id, "seq": seq + 1}, namespace="/exam", callback=True)
         assert ack["ok"], ack
         sc.disconnect(namespace="/exam")
         return session_id
@@ -148,3 +153,29 @@ def test_backoff_grows_and_is_capped():
     from exam_engine.lti.ags import backoff_s
     assert [backoff_s(n) for n in (1, 2, 3, 4)] == [15, 30, 60, 120]
     assert backoff_s(30) == 3600
+
+
+def test_essay_awaiting_a_grader_is_sent_as_pending_manual(app, registered, browser, platform, make_exam, bank_items,
+                                                           take_exam, db):
+    from exam_engine.lti.ags import publish_due
+    _, ids, _ = bank_items
+    exam_id = make_exam(sections=[{"id": "main", "title": "Essay", "items": [ids["extended_text"], ids["choice"]]}])
+    launch_learner(browser, platform, exam_id)
+    take_exam("s-1", exam_id)
+    assert publish_due(app)["sent"] == 1
+    [got] = platform.scores_for("s-1")
+    assert got["score"]["gradingProgress"] == "PendingManual" and got["score"]["activityProgress"] == "Completed"
+
+
+def test_purge_forgets_spent_nonces_and_old_launches(registered, browser, platform, db):
+    from datetime import timedelta
+    from sqlalchemy import func
+    from exam_engine.db import utcnow
+    from exam_engine.lti.models import LtiLaunch, LtiNonce
+    from exam_engine.lti.services import purge_expired
+    browser.launch(platform.claims())
+    assert purge_expired(db, now=utcnow()) == 0
+    assert purge_expired(db, now=utcnow() + timedelta(days=40)) == 2
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(LtiNonce)) == 0
+    assert db.scalar(select(func.count()).select_from(LtiLaunch)) == 0
