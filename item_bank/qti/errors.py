@@ -22,7 +22,8 @@ class QtiImportError(QtiError):
     """The input was refused as a whole (unsafe, malformed, too large, not QTI).
 
     Codes: ``qti_malformed_xml``, ``qti_unsafe_path``, ``qti_too_large``,
-    ``qti_external_entity``, ``qti_not_qti``, ``qti_bad_zip``.
+    ``qti_external_entity``, ``qti_not_qti``, ``qti_unsupported_version`` (QTI 1.2),
+    ``qti_bad_zip``.
     Problems with single items are not errors: they go to the import report.
     """
 

@@ -168,6 +168,8 @@ def _root_kind(root: etree._Element, name: str) -> str:
     local = etree.QName(root).localname
     if local == "manifest":
         return "manifest"
+    if local == "questestinterop":
+        raise QtiImportError("qti_unsupported_version", f"{name}: QTI 1.2 (as Canvas and older LMSs export) is not supported; export QTI 2.1, 2.2 or 3.0")
     if qti_version(root) is None:
         raise QtiImportError("qti_not_qti", f"{name}: root <{local}> in namespace {etree.QName(root).namespace!r} is not a QTI 2.x/3.0 document")
     if local in ("qti-assessment-item", "assessmentItem"):
@@ -192,17 +194,24 @@ def _package_entries(files: dict[str, bytes], limits: ImportLimits) -> list[tupl
         if path in listed:
             continue
         listed.add(path)
+        if meta.get("qti1"):
+            entries.append((path, "qti1", None, meta))
+            continue
         if path not in files:
             entries.append((path, "missing", None, meta))
             continue
         root = parse_xml(files[path], path, limits)
         local = etree.QName(root).localname
         if qti_version(root) is None or local not in ("qti-assessment-item", "assessmentItem", "qti-assessment-test", "assessmentTest"):
-            if manifests and meta.get("type"):
+            if local == "questestinterop":
+                entries.append((path, "qti1", root, meta))
+            elif manifests and meta.get("type"):
                 entries.append((path, "not_item", root, meta))
             continue
         entries.append((path, "item" if "item" in local.lower() else "test", root, meta))
     if not any(k in ("item", "test") for _, k, _, _ in entries):
+        if any(k == "qti1" for _, k, _, _ in entries):
+            raise QtiImportError("qti_unsupported_version", "the package holds QTI 1.2 only (as Canvas and older LMSs export), which is not supported; export QTI 2.1, 2.2 or 3.0")
         raise QtiImportError("qti_not_qti", "the package holds no QTI assessment item or test")
     entries = [e for e in entries if e[1] != "test"] + [e for e in entries if e[1] == "test"]
     return [e if e[1] in ("item", "test") else (e[0], "item", e[2], {**e[3], "problem": e[1]}) for e in entries]
@@ -220,6 +229,12 @@ def _manifest_resources(manifest_path: str, data: bytes, limits: ImportLimits) -
             continue
         href = res.get("href")
         if not href:
+            file_el = next(iter(res.iter("{*}file")), None)
+            href = file_el.get("href") if file_el is not None else None
+        if not href:
+            continue
+        if "v1p" in rtype.split("/")[0]:  # imsqti_xmlv1p2: QTI 1.2, reported, never parsed as 2.x/3.0
+            out.append((href, {"type": rtype, "resource": res.get("identifier"), "qti1": True}))
             continue
         xml_base = res.get("{http://www.w3.org/XML/1998/namespace}base") or ""
         target = resolve_ref(posixpath.join(base_dir, xml_base, "x"), href)

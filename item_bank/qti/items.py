@@ -53,7 +53,8 @@ def convert_item(root: etree._Element | None, path: str, files: dict[str, bytes]
     meta = meta or {}
     if root is None or meta.get("problem"):
         problem = meta.get("problem", "missing")
-        reason = "listed in the manifest but absent from the package" if problem == "missing" else "listed in the manifest but not a QTI item"
+        reason = {"missing": "listed in the manifest but absent from the package",
+                  "qti1": "a QTI 1.2 document: not supported (export QTI 2.1, 2.2 or 3.0)"}.get(problem, "listed in the manifest but not a QTI item")
         return [(None, ReportEntry(meta.get("resource") or path, SKIPPED, [reason], source_path=path))]
     version = qti_version(root) or "3.0"
     ext = {k: root.get(f"{{{EXT_NS}}}{k}") for k in ("scoring", "interaction", "metadata", "version", "type", "identifier")}

@@ -266,3 +266,11 @@ def test_cloze_with_typed_gaps_splits_one_gap_per_item():
     assert '<span data-gap="RESPONSE2"></span>' in second.item["stem"] and "<strong>fresh woods</strong>" in second.item["stem"]
     assert first.item["scoring"]["accepted"] == [{"value": "fresh woods"}, {"value": "fresh fields", "score": 0.5}]
     assert [e.status for e in result.report] == ["partial", "partial"]
+
+
+@pytest.mark.parametrize("parts", [("qti1p2-lms-exports", "all_canvas_simple_1.2.xml"), ("qti1p2-lms-exports", "canvas_cartridge"),
+                                   ("qti1p2-lms-exports", "test_qti_1.2_canvas")])
+def test_qti12_is_refused_with_its_own_code(parts):
+    with pytest.raises(QtiImportError) as exc:
+        import_package(fixture_path(*parts))
+    assert exc.value.code == "qti_unsupported_version"
