@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pylti1p3.contrib.flask import FlaskCookieService, FlaskMessageLaunch, FlaskOIDCLogin, FlaskSessionService
 from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiException, LtiKeyException, OIDCException
@@ -34,6 +36,7 @@ from .models import LtiNonce, LtiPlatform
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 NONCE_TTL_S = 600
+MIN_RSA_BITS = 2048
 
 
 def registration_for(platform: LtiPlatform, key: ToolKey) -> Registration:
@@ -219,6 +222,15 @@ class ToolMessageLaunch(FlaskMessageLaunch):
                                     details={"claim": f"{CLAIM}context"})
         elif message_type != "LtiDeepLinkingRequest":
             raise LaunchRefused(f"message type {message_type!r} is not supported", code="lti_unsupported_message")
+
+    def get_public_key(self) -> tuple[str, str]:
+        """The platform's key for this token; RSA keys under 2048 bits are refused (NIST SP 800-131A)."""
+        public_pem, alg = super().get_public_key()
+        key = serialization.load_pem_public_key(public_pem.encode() if isinstance(public_pem, str) else public_pem)
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+            raise LaunchRefused(f"the platform's key is {key.key_size} bits; at least {MIN_RSA_BITS} are required",
+                                code="lti_weak_key")
+        return public_pem, alg
 
     def save_launch_data(self) -> ToolMessageLaunch:
         return self

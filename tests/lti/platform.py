@@ -179,11 +179,11 @@ class TestPlatform:
             args = request.args
             assert args["scope"] == "openid" and args["response_type"] == "id_token"
             assert args["response_mode"] == "form_post" and args["prompt"] == "none"
-            if args["client_id"] != platform.client_id or args["redirect_uri"] != platform.tool_launch_url:
-                abort(400)
             with platform.lock:
                 spec = platform.pending.pop(args["login_hint"], None)
-            if spec is None:
+            if spec is None or args["redirect_uri"] != platform.tool_launch_url:
+                abort(400)
+            if spec["raw"] is None and args["client_id"] != platform.client_id:
                 abort(400)
             if spec["raw"] is not None:
                 token = spec["raw"]
