@@ -41,6 +41,25 @@ def test_examiner_acts_and_learner_sees_it_at_once(new_page, live_server):
     screenshot(examiner, "examiner-monitor")
     assert not audit(examiner, under_csp=True)
 
+    # Browser signals (docs/protocol.md §7) reach the examiner: four copies exceed the standard policy's limit.
+    for _ in range(4):
+        learner.evaluate("document.querySelector('.item-stem').dispatchEvent(new ClipboardEvent('copy', {bubbles: true}))")
+    learner.wait_for_function("() => !Object.keys(localStorage).some(k => k.startsWith('exam-engine:outbox:')"
+                              " && JSON.parse(localStorage[k]).some(e => e.event === 'signal'))")
+    row.get_by_role("button", name="Timeline: Lea Learner").click()
+    detail = examiner.locator("#detail")
+    detail.locator("tr[data-kind=signal]").first.wait_for()
+    assert detail.get_by_role("row", name=re.compile("copy")).count() >= 4
+    dismiss = detail.get_by_role("button", name=re.compile("^Dismiss flag"))
+    if dismiss.count():
+        dismiss.first.click()
+        dialog = examiner.get_by_role("dialog", name="Dismiss the flag")
+        dialog.get_by_label("Note (kept with the review)").fill("Copying the question text for notes is allowed here.")
+        dialog.get_by_role("button", name="Dismiss flag").click()
+        examiner.locator("#row-count", has_text="Flag dismissed").wait_for()
+    screenshot(examiner, "examiner-timeline")
+    detail.get_by_role("button", name="Close").click()
+
     # Pause: the learner's page says so at once and the questions are locked.
     row.get_by_role("button", name="Pause: Lea Learner").click()
     dialog = examiner.get_by_role("dialog", name="Pause the attempt")

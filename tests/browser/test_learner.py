@@ -26,7 +26,7 @@ def learner(page, live_server):  # noqa: ANN001
 def _start(page, title: str) -> None:  # noqa: ANN001
     page.get_by_role("button", name=f"Start exam: {title}").click()
     dialog = page.get_by_role("dialog", name="Start the exam?")
-    assert dialog.is_visible()
+    dialog.wait_for()
     dialog.get_by_role("button", name="Start now").click()
     page.wait_for_url("**/learn/sessions/*")
     page.locator("#conn-state", has_text="Connected").wait_for()

@@ -50,13 +50,24 @@ function reasonText(code) {
 }
 
 let pending = null;
-function confirmStart(exam) {
+let pendingNotice = null;
+async function confirmStart(exam) {
   pending = exam;
+  pendingNotice = null;
+  try { pendingNotice = await api("GET", `/api/v1/exams/${exam.id}/proctoring/notice`); } catch { pendingNotice = null; }
+  const consent = pendingNotice?.consent_required
+    ? el("label", {class: "check", for: "consent-box"}, [el("input", {type: "checkbox", id: "consent-box"}),
+        "I have read this and agree to the proctoring described, including the webcam pictures."])
+    : null;
   $("start-text").replaceChildren(
     el("p", {text: `“${exam.title}”: ${exam.n_items ?? "several"} questions.`}),
     el("p", {text: exam.time_limit_s ? `You will have ${formatDuration(exam.time_limit_s)}; the clock starts when you press Start now and keeps running if you close the page.`
                                      : "There is no time limit."}),
     el("p", {text: "Your answers are saved as you go, even if your connection drops."}),
+    pendingNotice ? el("div", {class: `notice ${pendingNotice.is_recorded ? "notice-warn" : "notice-info"}`}, [
+      el("h3", {text: pendingNotice.is_recorded ? "Proctoring" : "Not proctored"}), el("p", {text: pendingNotice.text}),
+      pendingNotice.fullscreen_required ? el("p", {text: "The exam is taken in full screen."}) : null, consent]) : null,
+    el("p", {class: "field-error", id: "start-error", role: "alert", hidden: true}),
   );
   $("start-dialog").showModal();
   $("start-confirm").focus();
@@ -66,10 +77,20 @@ const $ = (id) => document.getElementById(id);
 $("start-cancel").addEventListener("click", () => $("start-dialog").close());
 $("start-confirm").addEventListener("click", async () => {
   const exam = pending;
+  if (pendingNotice?.consent_required && !$("consent-box").checked) {
+    $("start-error").textContent = "This exam needs your agreement to the proctoring before it starts.";
+    $("start-error").hidden = false;
+    $("consent-box").focus();
+    return;
+  }
   $("start-confirm").disabled = true;
   try {
     const attempt = await api("POST", `/api/v1/exams/${exam.id}/sessions`);
     remember(attempt.id, exam);
+    if (pendingNotice?.consent_required) {
+      await api("POST", `/api/v1/sessions/${encodeURIComponent(attempt.id)}/proctoring/consent`);
+      localStorage.setItem(`exam-engine:consent:${attempt.id}`, new Date().toISOString());
+    }
     location.assign(`${page.exam_url}${encodeURIComponent(attempt.id)}`);
   } catch (err) {
     $("start-dialog").close();

@@ -1,7 +1,7 @@
 // The exam page: speaks only the /exam Socket.IO protocol of docs/protocol.md.
 // join -> render; answers, flags and navigation go through the localStorage outbox with sequence numbers;
 // the countdown follows the server's `time` pushes; `status` and `message` events show at once.
-import {formatDate, pageData} from "./api.js";
+import {api, csrfToken, formatDate, pageData} from "./api.js";
 import {Outbox} from "./outbox.js";
 import {el, isAnswered, renderItem} from "./render.js";
 
@@ -56,14 +56,18 @@ async function start() {
   socket.on("time", (msg) => { if (msg.session_id === SESSION_ID) applyTime(msg); });
   socket.on("status", (msg) => { if (msg.session_id === SESSION_ID) applyStatus(msg.status, msg.reason); });
   socket.on("message", (msg) => { if (!msg.session_id || msg.session_id === SESSION_ID) showMessage(msg, true); });
+  socket.on("warning", (msg) => { if (!msg.session_id || msg.session_id === SESSION_ID) showWarning(msg); });
 
   window.addEventListener("offline", () => {
     S.online = false;
+    S.offlineAt = Date.now();
+    signal("offline");
     if (S.socket.connected) S.socket.disconnect();
     updateConnection();
   });
   window.addEventListener("online", () => {
     S.online = true;
+    signal("online", S.offlineAt ? {offline_ms: Date.now() - S.offlineAt} : {});
     if (!S.socket.connected) S.socket.connect();
     updateConnection();
   });
@@ -138,6 +142,7 @@ function applyState(session) {
   applyStatus(session.status, null, true);
   if (first || S.rendered.size === 0) renderAll();
   else refreshAll();
+  setupProctoring(session.proctoring);
 }
 
 function clampPosition(p) { return Math.max(0, Math.min(S.items.length - 1, Number.isInteger(p) ? p : 0)); }
@@ -522,6 +527,121 @@ function updateConnection() {
   }
   void others;
   for (const item of S.items) if (S.saveState.get(item.item_id) === "pending") refreshItem(item.item_id);
+}
+
+// --- proctoring (docs/protocol.md §7): signals through the outbox, warnings, full screen, webcam ------------
+
+function signal(kind, detail = {}) {
+  const notice = S.session?.proctoring;
+  if (!notice || notice.level === "none" || !S.session || S.status !== "in_progress") return;
+  outbox.add("signal", {kind, at: Date.now(), detail});
+  pump();
+}
+
+function setupProctoring(notice) {
+  if (S.proctoringReady || !notice || notice.level === "none") return;
+  S.proctoringReady = true;
+  let hiddenAt = null, blurAt = null, resizeTimer = null;
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") { hiddenAt = Date.now(); signal("tab_hidden"); }
+    else { signal("tab_visible", hiddenAt ? {hidden_ms: Date.now() - hiddenAt} : {}); hiddenAt = null; }
+  });
+  window.addEventListener("blur", () => {
+    if (document.visibilityState === "visible") { blurAt = Date.now(); signal("focus_lost"); }
+  });
+  window.addEventListener("focus", () => {
+    if (blurAt !== null) { signal("focus_gained", {away_ms: Date.now() - blurAt}); blurAt = null; }
+  });
+  for (const kind of ["copy", "cut", "paste"]) {
+    document.addEventListener(kind, (e) => {
+      const itemId = Number(e.target?.closest?.("[data-item-id]")?.dataset.itemId) || null;
+      const text = kind === "paste" ? (e.clipboardData?.getData("text") || "") : String(document.getSelection() || "");
+      signal(kind, {item_id: itemId, length: text.length});  // never the text itself
+    });
+  }
+  document.addEventListener("contextmenu", () => signal("context_menu"));
+  window.addEventListener("beforeprint", () => signal("print"));
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => signal("resize", {width: window.innerWidth, height: window.innerHeight}), 1000);
+  });
+  document.addEventListener("fullscreenchange", () => {
+    signal(document.fullscreenElement ? "fullscreen_enter" : "fullscreen_exit");
+    if (notice.fullscreen_required) $("banner-fullscreen").hidden = !!document.fullscreenElement;
+  });
+  if (notice.fullscreen_required && !document.fullscreenElement) $("banner-fullscreen").hidden = false;
+  if (notice.webcam) startWebcam(notice);
+}
+
+$("fullscreen-btn").addEventListener("click", () => {
+  document.documentElement.requestFullscreen?.().catch(() => {
+    $("fullscreen-text").textContent = "Your browser refused full screen. Press F11, or ask the examiner for help.";
+  });
+});
+
+function showWarning(msg) {
+  const box = $("banner-warning");
+  box.querySelector("p").textContent = msg.text || "A proctoring rule was triggered.";
+  box.hidden = false;
+  box.scrollIntoView({block: "nearest"});
+}
+
+async function startWebcam(notice) {
+  const consentKey = `exam-engine:consent:${SESSION_ID}`;
+  if (!localStorage.getItem(consentKey)) {
+    const accepted = await askConsent(notice);
+    if (!accepted) return;
+    try {
+      await api("POST", `/api/v1/sessions/${encodeURIComponent(SESSION_ID)}/proctoring/consent`);
+      localStorage.setItem(consentKey, new Date().toISOString());
+    } catch (err) {
+      $("camera-state").textContent = `Consent not recorded: ${err.message}`;
+      return;
+    }
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({video: {width: 320, height: 240}, audio: false});
+  } catch {
+    $("camera-state").textContent = "Your camera could not be started. The examiner can see that no pictures arrive.";
+    $("camera-box").hidden = false;
+    return;
+  }
+  const video = $("camera-video");
+  video.srcObject = stream;
+  $("camera-box").hidden = false;
+  $("camera-state").textContent = `Camera on: a picture every ${notice.snapshot_interval_s} seconds.`;
+  const canvas = document.createElement("canvas");
+  const shoot = () => {
+    if (S.status !== "in_progress" || !video.videoWidth) return;
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    canvas.toBlob(async (blob) => {
+      if (!blob) return;
+      try {
+        await fetch(`/api/v1/sessions/${encodeURIComponent(SESSION_ID)}/proctoring/snapshots`, {
+          method: "POST", body: blob, credentials: "same-origin",
+          headers: {"Content-Type": "image/jpeg", "X-CSRF-Token": csrfToken()}});
+      } catch { /* offline: the next picture goes when the line is back */ }
+    }, "image/jpeg", 0.7);
+  };
+  setInterval(shoot, Math.max(10, notice.snapshot_interval_s) * 1000);
+  setTimeout(shoot, 2000);
+}
+
+function askConsent(notice) {
+  return new Promise((resolve) => {
+    const dialog = $("consent-dialog");
+    $("consent-text").textContent = notice.text;
+    dialog.showModal();
+    $("consent-accept").onclick = () => { dialog.close(); resolve(true); };
+    $("consent-decline").onclick = () => {
+      dialog.close();
+      $("camera-state").textContent = "You did not allow the camera. The examiner will see that.";
+      $("camera-box").hidden = false;
+      resolve(false);
+    };
+  });
 }
 
 // --- submit -----------------------------------------------------------------------------------------

@@ -62,9 +62,11 @@ function draw() {
   const body = $("attempt-rows");
   body.replaceChildren(...rows.map((r) => {
     const open = OPEN.has(r.status);
-    const actions = open ? [actionButton(r, "message", "Message"),
+    const details = el("button", {type: "button", class: "btn-small", text: "Timeline", "aria-label": `Timeline: ${r.learner || r.email}`,
+                                  onclick: () => openDetail(r.session_id)});
+    const actions = open ? [details, actionButton(r, "message", "Message"),
       r.status === "paused" ? actionButton(r, "resume", "Resume") : actionButton(r, "pause", "Pause"),
-      actionButton(r, "extend", "Extend time"), actionButton(r, "terminate", "End attempt")] : [];
+      actionButton(r, "extend", "Extend time"), actionButton(r, "terminate", "End attempt")] : [details];
     return el("tr", {"data-session-id": r.session_id}, [
       el("th", {scope: "row"}, [r.learner || "—", el("span", {class: "hint", text: r.email})]),
       el("td", {}, el("span", {class: `badge ${r.status === "paused" ? "badge-draft" : open ? "badge-published" : "badge-retired"}`,
@@ -91,15 +93,17 @@ function tick() {
 const ACTION_TEXT = {
   message: ["Send a message", "Send"], pause: ["Pause the attempt", "Pause"], resume: ["Resume the attempt", "Resume"],
   extend: ["Extend the time", "Extend"], terminate: ["End the attempt", "End attempt"], broadcast: ["Message every learner", "Send to everyone"],
+  confirm_flag: ["Confirm the flag", "Confirm flag"], dismiss_flag: ["Dismiss the flag", "Dismiss flag"],
 };
 let pendingAction = null;
 
-function openAction(row, action) {
-  pendingAction = {row, action};
+function openAction(row, action, extra = {}) {
+  pendingAction = {row, action, ...extra};
   const [title, confirm] = ACTION_TEXT[action];
   $("act-h").textContent = title;
   $("act-confirm").textContent = confirm;
-  $("act-who").textContent = row ? `${row.learner || ""} ${row.email ? `(${row.email})` : ""}` : "Everyone with an attempt in progress.";
+  $("act-who").textContent = row ? `${row.learner || ""} ${row.email ? `(${row.email})` : ""}`
+    : action === "broadcast" ? "Everyone with an attempt in progress." : $("detail-h").textContent;
   $("act-error").hidden = true;
   const fields = [];
   if (action === "message" || action === "broadcast") {
@@ -112,6 +116,9 @@ function openAction(row, action) {
     fields.push(el("p", {class: "notice notice-warn", text: "The attempt ends now and is scored as it stands. This cannot be undone."}),
       el("div", {class: "field"}, [el("label", {for: "act-reason", text: "Reason (recorded and shown to the learner)"}),
         el("input", {type: "text", id: "act-reason", maxlength: 500, required: true})]));
+  } else if (action === "confirm_flag" || action === "dismiss_flag") {
+    fields.push(el("div", {class: "field"}, [el("label", {for: "act-note", text: "Note (kept with the review)"}),
+      el("textarea", {id: "act-note", rows: 2, maxlength: 2000, required: true})]));
   } else if (action === "pause") {
     fields.push(el("p", {text: "The learner's time stops and they cannot answer until you resume."}));
   } else if (action === "resume") {
@@ -125,8 +132,21 @@ function openAction(row, action) {
 $("act-cancel").addEventListener("click", () => $("act-dialog").close());
 $("act-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const {row, action} = pendingAction;
+  const {row, action, flagId} = pendingAction;
   let payload;
+  if (action === "confirm_flag" || action === "dismiss_flag") {
+    const note = $("act-note").value.trim();
+    if (!note) return showActError("Write a note first.");
+    const status = action === "confirm_flag" ? "confirmed" : "dismissed";
+    M.socket.timeout(10_000).emit("review_flag", {flag_id: flagId, status, note}, (err, ack) => {
+      if (err) return showActError("No answer from the server; try again.");
+      if (!ack.ok) return showActError(ack.error?.message || "Refused.");
+      $("act-dialog").close();
+      $("row-count").textContent = `Flag ${status}.`;
+      if (detailId) openDetail(detailId);
+    });
+    return;
+  }
   if (action === "broadcast") {
     const text = $("act-text").value.trim();
     if (!text) return showActError("Write a message first.");
@@ -155,6 +175,65 @@ function actDone(err, ack) {
 }
 
 $("broadcast-btn").addEventListener("click", () => { if (M.examId !== null) openAction(null, "broadcast"); });
+
+// --- one attempt: flags (confirm or dismiss) and the timeline from the hash-chained log -------------------
+
+let detailId = null;
+async function openDetail(sessionId) {
+  detailId = sessionId;
+  const section = $("detail"), body = $("detail-body");
+  section.hidden = false;
+  body.replaceChildren(el("p", {class: "muted", text: "Loading…"}));
+  $("detail-h").focus();
+  let report;
+  try {
+    report = await api("GET", `/api/v1/sessions/${encodeURIComponent(sessionId)}/proctoring/report`);
+  } catch (err) {
+    body.replaceChildren(el("p", {text: `The timeline could not be loaded: ${err.message}`}));
+    return;
+  }
+  const s = report.session;
+  $("detail-h").textContent = `Attempt of ${s.learner || s.email}`;
+  const flags = report.flags || [];
+  body.replaceChildren(
+    el("dl", {class: "facts"}, [
+      el("dt", {text: "Status"}), el("dd", {text: s.status.replaceAll("_", " ")}),
+      el("dt", {text: "Risk"}), el("dd", {text: s.risk ?? 0}),
+      el("dt", {text: "Proctoring"}), el("dd", {text: report.policy?.level || "none"}),
+      el("dt", {text: "Log"}), el("dd", {text: `${s.log_length} entries${report.chain?.ok === false ? " — the hash chain does NOT verify" : report.chain?.ok ? " (hash chain verified)" : ""}`}),
+    ]),
+    el("h3", {text: `Flags (${flags.length})`}),
+    flags.length ? el("ul", {class: "stack"}, flags.map((f) => el("li", {}, [
+      el("strong", {text: `${f.rule.replaceAll("_", " ")} (${f.severity}, ${f.status})`}), f.count ? ` × ${f.count}` : "",
+      f.status === "open" ? el("span", {class: "actions"}, [
+        el("button", {type: "button", class: "btn-small", text: "Confirm", "aria-label": `Confirm flag ${f.rule}`, onclick: () => review(f.id, "confirmed")}),
+        el("button", {type: "button", class: "btn-small", text: "Dismiss", "aria-label": `Dismiss flag ${f.rule}`, onclick: () => review(f.id, "dismissed")}),
+      ]) : null,
+    ]))) : el("p", {class: "muted", text: "No flag."}),
+    el("h3", {text: "Timeline"}),
+    el("div", {class: "table-wrap"}, el("table", {}, [
+      el("caption", {class: "visually-hidden", text: "Timeline of the attempt"}),
+      el("thead", {}, el("tr", {}, ["Time", "Event", "Kind", "By", "Detail"].map((h) => el("th", {scope: "col", text: h})))),
+      el("tbody", {}, (report.timeline || []).map((e) => el("tr", {"data-kind": e.kind}, [
+        el("td", {}, el("time", {datetime: e.at, text: new Date(e.at).toLocaleTimeString()})), el("th", {scope: "row", text: (e.data?.kind || e.kind).replaceAll("_", " ")}),
+        el("td", {text: e.category}), el("td", {text: e.actor ? `${e.actor.name || ""} (${e.actor.role})` : "system"}),
+        el("td", {text: summarize(e.detail ?? e.data)}),
+      ]))),
+    ])),
+  );
+}
+
+function summarize(data) {
+  if (!data || typeof data !== "object") return "";
+  return Object.entries(data).filter(([k]) => !["response", "signal_id"].includes(k))
+    .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ").slice(0, 200);
+}
+
+function review(flagId, status) {
+  openAction(null, status === "confirmed" ? "confirm_flag" : "dismiss_flag", {flagId});
+}
+
+$("detail-close").addEventListener("click", () => { $("detail").hidden = true; detailId = null; });
 
 // --- connection ---------------------------------------------------------------------------------------
 
@@ -205,10 +284,14 @@ async function start() {
   M.socket.on("connect_error", (err) => { M.connected = false; setConn(); if (err?.data?.message) showError(err.data.message); });
   M.socket.on("session_updates", (msg) => { if (msg.exam_id === M.examId) merge(msg.sessions || []); });
   M.socket.on("session_update", (msg) => merge([msg.session || msg]));
-  M.socket.on("flag", (msg) => { const row = M.rows.get(msg.session_id); if (row) merge([{...row, flags: (row.flags || 0) + 1, risk: msg.risk ?? row.risk}]); });
+  M.socket.on("flag", (msg) => {
+    const row = M.rows.get(msg.session_id);
+    if (row) merge([{...row, risk: msg.risk ?? row.risk}]);
+    if (msg.alert && row) $("alerts").textContent = `Alert: ${row.learner || row.email}: ${(msg.flag?.rule || "flag").replaceAll("_", " ")}.`;
+    if (detailId === msg.session_id) openDetail(detailId);
+  });
   setConn();
   setInterval(tick, 1000);
-  void formatDate;
 }
 
 start();

@@ -2,6 +2,7 @@
 // stays in localStorage until the server acknowledges it, so nothing is lost to a reload or a dropped line.
 
 const PREFIX = "exam-engine";
+const MAX_SIGNALS = 50;
 
 export class Outbox {
   /** storage: localStorage (or a stand-in in tests); sessionId: the attempt. */
@@ -56,6 +57,12 @@ export class Outbox {
     const entry = {event, payload: {...payload, session_id: this.sessionId, seq}, at: Date.now()};
     this.entries = this.entries.filter((e) => this.inflight.has(e.payload.seq) || !supersedes(entry, e));
     this.entries.push(entry);
+    if (event === "signal") {
+      // Signals are evidence, not answers: while offline keep only the latest MAX_SIGNALS.
+      const signals = this.entries.filter((e) => e.event === "signal" && !this.inflight.has(e.payload.seq));
+      const extra = new Set(signals.slice(0, Math.max(0, signals.length - MAX_SIGNALS)));
+      if (extra.size) this.entries = this.entries.filter((e) => !extra.has(e));
+    }
     this._save();
     return entry;
   }
@@ -66,9 +73,13 @@ export class Outbox {
     this._save();
   }
 
-  /** The first message not in flight (messages go in order, one at a time). */
+  /**
+   * The next message to send (one at a time): answers, flags, navigation and the submission in their order,
+   * before any proctoring signal, so a flood of signals never delays an answer.
+   */
   next() {
-    return this.entries.find((e) => !this.inflight.has(e.payload.seq)) || null;
+    const ready = this.entries.filter((e) => !this.inflight.has(e.payload.seq));
+    return ready.find((e) => e.event !== "signal") || ready[0] || null;
   }
 
   /** Unsent answers by item id (what the learner sees as "not sent yet"). */
