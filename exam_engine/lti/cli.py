@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -11,9 +12,16 @@ import click
 from item_bank.errors import DomainError
 
 
+@contextmanager
 def _app():  # noqa: ANN202
+    """An app for one command; its database connections are closed at the end."""
     from ..app import create_app
-    return create_app()
+    app = create_app()
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        app.extensions["exam_engine.db"].engine.dispose()
 
 
 @click.group("lti", help="LTI 1.3 tool: platform registrations, tool URLs, grade passback.")
@@ -37,7 +45,6 @@ def lti_cli() -> None:
 def register(issuer, client_id, deployment_ids, auth_login_url, auth_token_url, key_set_url, key_set_file,  # noqa: ANN001
              auth_audience, name, trust_email, allow_admin_role) -> None:
     """Register a platform."""
-    app = _app()
     from ..db import get_db, utcnow
     from .services import register_platform
     data = {"issuer": issuer, "client_id": client_id, "deployment_ids": list(deployment_ids),
@@ -45,7 +52,7 @@ def register(issuer, client_id, deployment_ids, auth_login_url, auth_token_url, 
             "key_set": json.loads(Path(key_set_file).read_text()) if key_set_file else None,
             "auth_audience": auth_audience, "name": name, "is_email_trusted": trust_email,
             "is_admin_role_allowed": allow_admin_role}
-    with app.app_context(), get_db().session() as session:
+    with _app(), get_db().session() as session:
         try:
             platform = register_platform(session, data, now=utcnow())
             session.commit()
@@ -59,10 +66,9 @@ def register(issuer, client_id, deployment_ids, auth_login_url, auth_token_url, 
 @click.argument("deployment_id")
 def add_deployment(platform_id: int, deployment_id: str) -> None:
     """Accept one more deployment id from a registered platform."""
-    app = _app()
     from ..db import get_db
     from .services import get_platform, update_platform
-    with app.app_context(), get_db().session() as session:
+    with _app(), get_db().session() as session:
         try:
             ids = list(get_platform(session, platform_id).deployment_ids or [])
             update_platform(session, platform_id, {"deployment_ids": sorted(set(ids) | {deployment_id})})
@@ -75,10 +81,9 @@ def add_deployment(platform_id: int, deployment_id: str) -> None:
 @lti_cli.command("platforms")
 def platforms() -> None:
     """List registered platforms."""
-    app = _app()
     from ..db import get_db
     from .services import list_platforms
-    with app.app_context(), get_db().session() as session:
+    with _app(), get_db().session() as session:
         for p in list_platforms(session):
             click.echo(f"{p.id}\t{p.issuer}\t{p.client_id}\tdeployments={','.join(p.deployment_ids or [])}"
                        f"\t{'active' if p.is_active else 'inactive'}")
@@ -87,10 +92,10 @@ def platforms() -> None:
 @lti_cli.command("tool-info")
 def tool_info() -> None:
     """The URLs and key to enter in the LMS (from EXAM_ENGINE_PUBLIC_URL)."""
-    app = _app()
     from .keys import load_tool_key
-    base = app.config.get("LTI_PUBLIC_URL", app.config["PUBLIC_URL"]).rstrip("/")
-    key = load_tool_key(app.config)
+    with _app() as app:
+        base = app.config.get("LTI_PUBLIC_URL", app.config["PUBLIC_URL"]).rstrip("/")
+        key = load_tool_key(app.config)
     click.echo(json.dumps({"login_url": f"{base}/lti/login", "launch_url": f"{base}/lti/launch",
                            "redirect_uris": [f"{base}/lti/launch"], "deep_linking_url": f"{base}/lti/launch",
                            "jwks_url": f"{base}/lti/jwks.json", "kid": key.kid}, indent=2))
@@ -99,9 +104,8 @@ def tool_info() -> None:
 @lti_cli.command("publish-scores")
 def publish_scores() -> None:
     """Send due scores to platforms now (the serve process does this every few seconds)."""
-    app = _app()
     from .ags import publish_due
-    with app.app_context():
+    with _app() as app:
         click.echo(json.dumps(publish_due(app)))
 
 
@@ -121,14 +125,13 @@ def roster_import(users_file, enrollments_file, classes_file, dry_run) -> None: 
     """Import users and enrolments; prints the report; exit 1 when any row was refused."""
     if not users_file and not enrollments_file:
         raise click.UsageError("give --users and/or --enrollments")
-    app = _app()
     from ..db import get_db, utcnow
     from .roster import import_roster
 
     def read(path):  # noqa: ANN001, ANN202
         return Path(path).read_text(encoding="utf-8-sig") if path else None
 
-    with app.app_context(), get_db().session() as session:
+    with _app(), get_db().session() as session:
         try:
             report = import_roster(session, users_csv=read(users_file), enrollments_csv=read(enrollments_file),
                                    classes_csv=read(classes_file), now=utcnow())

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from item_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -123,12 +124,21 @@ def upsert_user(session: Session, platform: LtiPlatform, sub: str, *, roles: lis
             user = session.scalar(select(User).where(User.email == email))
             if user is not None and user.role == "admin":
                 user = None  # never hand an existing admin account to a platform
-        if user is None:
-            taken = email and session.scalar(select(User.id).where(User.email == email)) is not None
-            user = create_user(session, email=email if email and not taken else _placeholder_email(platform.id, sub),
-                               password=secrets.token_urlsafe(32), role=role, name=name or "")
-        link = LtiUser(platform_id=platform.id, sub=sub, user_id=user.id, created_at=now)
-        session.add(link)
+        try:
+            with session.begin_nested():
+                if user is None:
+                    taken = email and session.scalar(select(User.id).where(User.email == email)) is not None
+                    user = create_user(session, email=email if email and not taken else _placeholder_email(platform.id, sub),
+                                       password=secrets.token_urlsafe(32), role=role, name=name or "")
+                link = LtiUser(platform_id=platform.id, sub=sub, user_id=user.id, created_at=now)
+                session.add(link)
+                session.flush()
+        except (IntegrityError, Conflict):
+            # The same user's first launch in two tabs at once: the other one created the account.
+            link = session.scalar(select(LtiUser).where(LtiUser.platform_id == platform.id, LtiUser.sub == sub))
+            if link is None:
+                raise
+            user = session.get(User, link.user_id)
     if not user.is_active or user.is_erased:
         raise Forbidden("this account is disabled", code="account_disabled")
     if RANK[role] > RANK.get(user.role, 0):
