@@ -325,14 +325,12 @@ def _build_choice(inters, decls, ctx, body, choices=None):
         correct = [k for k, v in d.mapping.items() if v > 0 and k in ids]
     if not correct:
         raise SkipItem("no correct response (and no positive mapping): the key is unknown")
-    if any(o["id"] for o in options if False):
-        pass
 
     def make(rule):
         def cand(points):
             s = {"points": points, "correct": correct, "rule": rule}
             if rule == "map":
-                s.update(_map_fields(d, ids))
+                s.update(_map_fields(d))
                 s["points"] = _max_map_choice(d, ids, max_choices)
             return s
         return cand
@@ -361,7 +359,8 @@ def _build_choice(inters, decls, ctx, body, choices=None):
     return "choice", interaction, cands, [(p, conv(p)) for p in probes]
 
 
-def _map_fields(d: rp.Declaration, keys: list[str] | None = None) -> dict[str, Any]:
+def _map_fields(d: rp.Declaration) -> dict[str, Any]:
+    """Our map rule's fields from a QTI mapping."""
     out: dict[str, Any] = {"mapping": dict(d.mapping or {}), "default_value": d.default_value}
     if d.lower_bound is not None:
         out["lower_bound"] = d.lower_bound
@@ -450,7 +449,6 @@ def _pair_item(d, interaction, pairs, left_ids, right_ids, directed: bool):
             s = {"points": points, "pairs": pairs, "rule": rule}
             if rule == "map":
                 s.update(_map_fields(d))
-                s["mapping"] = {k: v for k, v in s["mapping"].items()}
                 positive = sum(v for v in d.mapping.values() if v > 0)
                 if d.upper_bound is not None:
                     positive = min(positive, d.upper_bound)
