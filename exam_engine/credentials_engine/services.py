@@ -349,6 +349,8 @@ def sign_pending(session: Session, row: IssuedCredential, ctx: IssuerContext, *,
 
 def issue_pending(session: Session, ctx: IssuerContext, *, now: datetime, limit: int = 100) -> list[str]:
     """The recovery job: sign every pending credential (each once, whichever worker claims it)."""
+    if ctx.ring_loader() is None:
+        return []  # nothing can be signed yet; the rows wait for `exam-engine keys generate`
     stmt = (select(IssuedCredential).where(IssuedCredential.state == "pending", IssuedCredential.revoked_at.is_(None))
             .order_by(IssuedCredential.issued_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
