@@ -274,4 +274,8 @@ async function init() {
   void plain;
 }
 
-init().catch((err) => showErrors(err));
+// The form is inert until it holds the exam, so nothing typed early is overwritten.
+init().catch((err) => showErrors(err)).finally(() => {
+  $("builder").inert = false;
+  $("builder").setAttribute("aria-busy", "false");
+});
