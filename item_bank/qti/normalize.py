@@ -49,10 +49,13 @@ def normalize(root: etree._Element) -> etree._Element:
     ns_root = etree.QName(root).namespace
     is_v2 = ns_root in (NS_QTI21, NS_QTI22, NS_QTI20)
     for el in root.iter():
-        if not isinstance(el.tag, str):
+        tag = el.tag
+        if not isinstance(tag, str):
             continue
-        q = etree.QName(el)
-        ns, local = q.namespace, q.localname
+        if tag[0] == "{":
+            ns, _, local = tag[1:].partition("}")
+        else:
+            ns, local = "", tag
         if ns in QTI_VERSIONS:
             if is_v2 and local not in HTML_TAGS:
                 new = "qti-" + kebab(local)
@@ -67,19 +70,20 @@ def normalize(root: etree._Element) -> etree._Element:
             new = local
             qti_element = False
         el.tag = new
-        if el.attrib:
-            attrs = dict(el.attrib)
-            el.attrib.clear()
-            for key, value in attrs.items():
-                kq = etree.QName(key)
-                if kq.namespace == NS_XML:
-                    name = "xml-" + kq.localname  # xml:lang -> xml-lang, xml:base -> xml-base
-                elif kq.namespace:
-                    continue  # xsi:schemaLocation and foreign attributes
+        attrib = el.attrib
+        if attrib and ((is_v2 and qti_element) or any(k[0] == "{" for k in attrib.keys())):
+            attrs = list(attrib.items())
+            attrib.clear()
+            for key, value in attrs:
+                if key[0] == "{":
+                    kns, _, klocal = key[1:].partition("}")
+                    if kns != NS_XML:
+                        continue  # xsi:schemaLocation and foreign attributes
+                    name = "xml-" + klocal  # xml:lang -> xml-lang, xml:base -> xml-base
                 elif is_v2 and qti_element:
-                    name = kebab(kq.localname)
+                    name = kebab(key)
                 else:
-                    name = kq.localname
+                    name = key
                 el.set(name, value)
     etree.cleanup_namespaces(root)
     return root
