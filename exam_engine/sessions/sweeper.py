@@ -24,8 +24,8 @@ log = logging.getLogger("exam_engine.sweeper")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_heartbeat_once(app: Flask) -> float:
-    """One heartbeat; returns the outage credited (and pushes new times to learners when > 0)."""
+def run_heartbeat_once(app: Flask) -> float | None:
+    """One heartbeat; returns the outage credited (and pushes new times to learners when > 0), None if it failed."""
     with app.app_context():
         db = get_db().session()
         try:
@@ -35,7 +35,7 @@ def run_heartbeat_once(app: Flask) -> float:
         except Exception:  # noqa: BLE001
             db.rollback()
             log.exception("heartbeat failed")
-            return 0.0
+            return None
         finally:
             db.close()
         if credit:
@@ -92,6 +92,11 @@ def heartbeat_job(app: Flask) -> None:
 
 def sweeper_job(app: Flask) -> None:
     interval = app.config["SWEEP_INTERVAL_S"]
+    # Credit an outage before closing anything: an attempt whose deadline fell while no worker
+    # was alive gets the gap back instead of being swept at restart. Racing the heartbeat job
+    # is safe: the compare-and-set on the clock row lets only one of them credit the gap.
+    while run_heartbeat_once(app) is None:
+        socketio.sleep(interval)
     while True:
         t0 = time.monotonic()
         run_sweep_once(app)
