@@ -196,9 +196,20 @@ class Learner:
                 self.cond.wait(left)
 
     def close(self) -> None:
+        close_client(self.sio)
+
+
+def close_client(sio) -> None:  # noqa: ANN001
+    """Disconnect, and close the websocket even when the server died (engineio leaves it open then)."""
+    ws = getattr(sio.eio, "ws", None)
+    try:
+        sio.disconnect()
+    except Exception:  # noqa: BLE001 - the server may be gone already
+        pass
+    if ws is not None:
         try:
-            self.sio.disconnect()
-        except Exception:  # noqa: BLE001 - the server may be gone already
+            ws.shutdown()
+        except Exception:  # noqa: BLE001
             pass
 
 

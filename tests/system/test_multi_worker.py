@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ._server import DEMO_PASSWORD, Api, Learner, answer_for, exam_by_title
+from ._server import DEMO_PASSWORD, Api, Learner, answer_for, close_client, exam_by_title
 from .conftest import seed_demo
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -59,10 +59,7 @@ class Examiner:
                 self.cond.wait(left)
 
     def close(self) -> None:
-        try:
-            self.sio.disconnect()
-        except Exception:  # noqa: BLE001
-            pass
+        close_client(self.sio)
 
 
 def _metric(text: str, name: str) -> float:
