@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -184,7 +185,7 @@ def publish_due(app: Flask, *, now: datetime | None = None, limit: int = 50,
                 http: requests.Session | None = None) -> dict:
     """One pass of the publisher: queue newly released scores, then send what is due. Returns counts."""
     now = now or utcnow()
-    key = load_tool_key(app.config)
+    key = None
     counts = {"queued": 0, "sent": 0, "failed": 0}
     db = app.extensions["exam_engine.db"].session()
     try:
@@ -192,6 +193,7 @@ def publish_due(app: Flask, *, now: datetime | None = None, limit: int = 50,
         claimed = _claim(db, now, limit)
         db.commit()
         for row_id, revision in claimed:
+            key = key or load_tool_key(app.config)
             row, item, link, platform = _load(db, row_id)
             payload, item_id, known_url = dict(row.payload), item.id, item.url
             # No transaction stays open across the HTTP calls (the platform may call back for our JWKS).
@@ -230,7 +232,7 @@ def publisher_job(app: Flask) -> None:
     """Background job: publish scores every LTI_PUBLISH_INTERVAL_S seconds."""
     from ..extensions import socketio
     from .services import purge_expired
-    interval = float(app.config.get("LTI_PUBLISH_INTERVAL_S", 5))
+    interval = float(app.config.get("LTI_PUBLISH_INTERVAL_S") or os.environ.get("EXAM_ENGINE_LTI_PUBLISH_INTERVAL_S", 5))
     passes = 0
     while True:
         try:
