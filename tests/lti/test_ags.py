@@ -179,3 +179,43 @@ def test_purge_forgets_spent_nonces_and_old_launches(registered, browser, platfo
     db.commit()
     assert db.scalar(select(func.count()).select_from(LtiNonce)) == 0
     assert db.scalar(select(func.count()).select_from(LtiLaunch)) == 0
+
+
+def test_two_publishers_at_once_send_once(app, registered, browser, platform, make_exam, take_exam, db):
+    import threading
+    from exam_engine.lti.ags import publish_due
+    exam_id = make_exam()
+    for sub in ("s-1", "s-2", "s-3"):
+        launch_learner(browser, platform, exam_id, sub=sub)
+        take_exam(sub, exam_id)
+    results, barrier = [], threading.Barrier(2)
+
+    def worker():  # noqa: ANN202
+        barrier.wait()
+        results.append(publish_due(app))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(r["sent"] for r in results) == 3
+    assert sorted(s["score"]["userId"] for s in platform.scores) == ["s-1", "s-2", "s-3"]
+
+
+def test_claim_of_a_dead_worker_expires_and_the_score_is_sent(app, registered, browser, platform, make_exam,
+                                                              take_exam, db):
+    from sqlalchemy import update
+    from exam_engine.db import utcnow
+    from exam_engine.lti.ags import CLAIM_S, publish_due
+    from exam_engine.lti.models import ScoreOutbox
+    exam_id = make_exam()
+    launch_learner(browser, platform, exam_id)
+    take_exam("s-1", exam_id)
+    now = utcnow()
+    # A worker claimed the row and died before sending.
+    db.execute(update(ScoreOutbox).values(status="sending", claimed_until=now + timedelta(seconds=CLAIM_S), tries=1))
+    db.commit()
+    assert publish_due(app, now=now)["sent"] == 0
+    assert publish_due(app, now=now + timedelta(seconds=CLAIM_S + 1))["sent"] == 1
+    assert len(platform.scores_for("s-1")) == 1 and outbox(db)[0].status == "sent"
