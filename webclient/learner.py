@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, g, render_template
+from sqlalchemy import select
+
+from exam_engine.db import db_session
 
 from .core import page_login_required
 
@@ -29,7 +32,23 @@ def _check_session_id(session_id: str) -> str:
 @page_login_required("learner")
 def dashboard():
     """Exams the learner may take (window, attempts left, time limit) and past results."""
-    return render_template("web/learn/dashboard.html")
+    return render_template("web/learn/dashboard.html", attempts=_past_attempts(g.user))
+
+
+def _past_attempts(user) -> list[dict] | None:  # noqa: ANN001
+    """The learner's attempts, newest first (None when the engine has no attempts yet)."""
+    try:
+        from exam_engine.exams.models import ExamVersion
+        from exam_engine.sessions.models import ExamSession
+    except ImportError:
+        return None
+    rows = db_session().execute(
+        select(ExamSession, ExamVersion.title).join(ExamVersion, ExamVersion.id == ExamSession.exam_version_id)
+        .where(ExamSession.user_id == user.id).order_by(ExamSession.started_at.desc()).limit(100)).all()
+    return [{"id": attempt.id, "exam_id": attempt.exam_id, "title": title, "attempt_no": attempt.attempt_no,
+             "status": attempt.status, "started_at": attempt.started_at.isoformat(),
+             "submitted_at": attempt.submitted_at.isoformat() if attempt.submitted_at else None}
+            for attempt, title in rows]
 
 
 @bp.get("/sessions/<session_id>")

@@ -5,8 +5,10 @@ Only the files named here are served; nothing is loaded from a CDN at run time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+#: Where `make js` installs the packages (a checkout); EXAM_ENGINE_NODE_MODULES overrides it (an installed package).
 NODE_MODULES = Path(__file__).resolve().parent / "node_modules"
 
 #: URL name -> path under node_modules.
@@ -21,7 +23,8 @@ def vendor_path(name: str) -> Path | None:
     rel = VENDOR_FILES.get(name)
     if rel is None:
         return None
-    path = NODE_MODULES / rel
+    base = Path(os.environ["EXAM_ENGINE_NODE_MODULES"]) if os.environ.get("EXAM_ENGINE_NODE_MODULES") else NODE_MODULES
+    path = base / rel
     return path if path.is_file() else None
 
 

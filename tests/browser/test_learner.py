@@ -138,6 +138,11 @@ def test_whole_journey(learner, live_server, page):
     assert "points" in page.locator("#result").inner_text()
     screenshot(page, "learner-result")
     assert not audit(page, under_csp=True)
+    # The dashboard lists the attempt among the past results, with a link to its result.
+    page.get_by_role("link", name="My exams").first.click()
+    past = page.get_by_role("table", name="Your attempts")
+    past.wait_for()
+    assert past.get_by_role("link", name=re.compile(f"^Result of {QUICK}")).count() >= 1
     assert not page.console_errors, page.console_errors
 
 

@@ -119,14 +119,9 @@ async function loadExams() {
 
 async function loadResults(exams) {
   const box = $("results");
-  let attempts = null;
-  try {
-    const data = await api("GET", "/api/v1/sessions?per_page=50");
-    attempts = data.items || data;
-  } catch {
-    attempts = null;  // no listing on this server: fall back to the attempts started in this browser
-  }
-  if (!attempts) {
+  let attempts = page.attempts;  // rendered by the server with the page
+  if (!attempts) {  // an engine without attempts: the ones started in this browser
+
     const known = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]");
     attempts = (await Promise.all(known.map(async (a) => {
       try { return {...(await api("GET", `/api/v1/sessions/${encodeURIComponent(a.id)}`)), title: a.title}; } catch { return null; }
@@ -138,15 +133,18 @@ async function loadResults(exams) {
     const open = a.status === "in_progress" || a.status === "paused";
     return el("tr", {}, [
       el("td", {text: a.title || titles.get(a.exam_id) || `Exam ${a.exam_id}`}),
+      el("td", {text: a.attempt_no ?? ""}),
       el("td", {text: formatDate(a.started_at)}),
       el("td", {text: a.status.replaceAll("_", " ")}),
-      el("td", {}, open ? el("a", {href: `${page.exam_url}${encodeURIComponent(a.id)}`, text: "Continue"})
-                        : el("a", {href: `${page.exam_url}${encodeURIComponent(a.id)}/result`, text: "Result"})),
+      el("td", {}, open ? el("a", {href: `${page.exam_url}${encodeURIComponent(a.id)}`, text: "Continue",
+                                        "aria-label": `Continue ${a.title || "the exam"}, attempt ${a.attempt_no ?? ""}`})
+                        : el("a", {href: `${page.exam_url}${encodeURIComponent(a.id)}/result`, text: "Result",
+                                   "aria-label": `Result of ${a.title || "the exam"}, attempt ${a.attempt_no ?? ""}`})),
     ]);
   });
   box.replaceChildren(el("div", {class: "table-wrap"}, el("table", {}, [
     el("caption", {class: "visually-hidden", text: "Your attempts"}),
-    el("thead", {}, el("tr", {}, ["Exam", "Started", "Status", ""].map((h, i) => el("th", {scope: "col", text: h || null}, i === 3 ? el("span", {class: "visually-hidden", text: "Link"}) : null)))),
+    el("thead", {}, el("tr", {}, ["Exam", "Attempt", "Started", "Status", ""].map((h, i) => el("th", {scope: "col", text: h || null}, i === 4 ? el("span", {class: "visually-hidden", text: "Link"}) : null)))),
     el("tbody", {}, rows),
   ])));
 }

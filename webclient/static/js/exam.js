@@ -136,6 +136,11 @@ function applyState(session) {
   S.position = clampPosition(pendingNav ? pendingNav.payload.position : session.position || 0);
   for (const m of session.messages || []) if (first) showMessage(m, false);
   $("exam-title").textContent = session.title || "Exam";
+  if (session.ends_at_window_close && session.effective_end_at) {
+    const end = new Date(session.effective_end_at);
+    $("ends-note").textContent = `Ends at ${end.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"})}, when the exam window closes.`;
+    $("ends-note").hidden = false;
+  }
   document.title = `${session.title || "Exam"} · Exam engine`;
   $("exam-layout").hidden = false;
   applyTime({remaining_s: session.remaining_s, status: session.status});
