@@ -121,3 +121,27 @@ def test_every_type_saves_with_a_preview(instructor, live_server, item_type):
     if item_type == "extended_text":
         screenshot(page, "instructor-editor-essay")
     assert not page.console_errors, page.console_errors
+
+
+def test_qti_export_then_import_into_a_new_bank(instructor, live_server, tmp_path):
+    page = instructor
+    resp = page.request.get(live_server("/api/v1/openapi.json"))
+    if "/qti" not in resp.text():
+        pytest.skip("QTI import/export is not on this server yet")
+    page.goto(live_server("/author/banks/1"))
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export published items").click()
+    package = tmp_path / "bank.zip"
+    download.value.save_as(package)
+    assert package.read_bytes()[:2] == b"PK"
+
+    _new_bank(page, live_server, "Imported from QTI")
+    page.get_by_label("QTI package (.zip) or item file (.xml)").set_input_files(str(package))
+    page.get_by_label("Publish what is imported").check()
+    page.get_by_role("button", name="Import").click()
+    page.locator("#qti-report .notice-ok").wait_for(timeout=60_000)
+    assert "imported" in page.locator("#qti-report").inner_text()
+    assert page.get_by_role("table", name="QTI import report").locator("tbody tr").count() >= 20
+    page.get_by_role("link", name="Show the bank's items again").click()
+    assert int(page.locator("#result-count").inner_text().split()[0]) >= 20
+    assert not page.console_errors, page.console_errors

@@ -25,6 +25,7 @@ async function load() {
           el("a", {href: `/author/exams/${e.id}/results`, text: "Results", "aria-label": `Results of ${e.title}`}),
           el("a", {href: `/author/exams/${e.id}/grading`, text: "Marking", "aria-label": `Marking of ${e.title}`}),
           el("a", {href: `/monitor?exam=${e.id}`, text: "Monitor", "aria-label": `Live monitor of ${e.title}`}),
+          el("a", {href: `/api/v1/exams/${e.id}/qti`, text: "QTI export", "aria-label": `QTI export of ${e.title}`, download: ""}),
         ])),
       ]))),
     ])));
