@@ -68,9 +68,20 @@ def blocked_ack(conn: dict, payload: object) -> dict | None:
     left = until - time.time()
     if left <= 0:
         conn.pop("signals_blocked_until", None)
+        conn.pop("signals_shed", None)
         return None
+    conn["signals_shed"] = conn.get("signals_shed", 0) + 1
     return {"ok": False, "error": {"code": "rate_limited", "message": "too many signals: wait for the next window",
                                    "details": {"retry_after_s": round(left, 3)}}}
+
+
+def is_flooding(conn: dict, limit: int | None) -> bool:
+    """A connection that keeps sending after hundreds of refusals in one window is broken or hostile: drop it.
+
+    Even refused, each message costs the worker a little; a reconnect meets the same
+    window in the database, and the attempt itself is untouched.
+    """
+    return bool(limit) and conn.get("signals_shed", 0) >= limit
 
 
 def remember_limit(conn: dict, ack: dict) -> None:

@@ -234,13 +234,17 @@ def _observe(session: Session, attempt: ExamSession, state: ProctoringState, pol
 def record_signal(session: Session, user: User, session_id: Any, *, kind: str, at: datetime | None, detail: dict,
                   seq: int, now: datetime, limiter: Any) -> tuple[dict, Effects | None]:
     """Record a browser signal: rate-limited before any lock, idempotent by seq; returns (ack, effects)."""
-    attempt = session_services.learner_attempt(session, user, session_id)
-    policy = policy_for_version(session, attempt.exam_version_id)
+    # Columns only, no lock: the refusal path must stay cheap, and the attempt is loaded fresh under its lock below.
+    row = session.execute(select(ExamSession.user_id, ExamSession.exam_version_id, ExamSession.status)
+                          .where(ExamSession.id == session_id)).first() if isinstance(session_id, str) else None
+    if row is None or row.user_id != user.id:
+        raise _err("session_not_found", "no such attempt", 404)
+    policy = policy_for_version(session, row.exam_version_id)
     if not policy.is_recording:
         return {"ok": True, "seq": seq, "recorded": False}, None
-    if attempt.status in CLOSED:
-        raise _err("session_closed", f"the attempt is already {attempt.status}")
-    if not limiter.allow(session, attempt.id, now=now, rate=policy["signal_rate"], window_s=policy["signal_window_s"]):
+    if row.status in CLOSED:
+        raise _err("session_closed", f"the attempt is already {row.status}")
+    if not limiter.allow(session, session_id, now=now, rate=policy["signal_rate"], window_s=policy["signal_window_s"]):
         window_s = policy["signal_window_s"]
         raise RateLimited(f"at most {policy['signal_rate']} signals per {window_s} s", code="rate_limited",
                           details={"retry_after_s": round(window_s - now.timestamp() % window_s, 3)})

@@ -185,8 +185,11 @@ class ExamNamespace(Namespace):
     def on_signal(self, payload=None):  # noqa: ANN001
         """A proctoring signal from the browser (docs/protocol.md, Proctoring); rate-limited per attempt."""
         blocked = proctoring_notify.blocked_ack(socket_session, payload)
-        if blocked is not None:
-            return blocked  # the rest of a flood is shed here, before any database work
+        if blocked is not None:  # the rest of a flood is shed here, before any database work
+            if proctoring_notify.is_flooding(socket_session, current_app.config.get("PROCTORING_FLOOD_DISCONNECT", 500)):
+                log.warning("signal flood: connection dropped", extra={"session_id": socket_session.get("session_id")})
+                disconnect()
+            return blocked
 
         def work(db, user, data):  # noqa: ANN001
             ack, effects = proctoring_services.record_signal(

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import item
+from tests.system.conftest import pg_url, start_server  # noqa: F401  (fixtures of the two-worker test)
 
 from .test_monitor import emit, monitor_for, payload
 
@@ -262,6 +263,24 @@ def test_a_signal_flood_is_rate_limited_while_answers_are_acked(proctored, clien
     assert len(report["signals"]) == 20  # refused signals leave nothing behind
 
 
+def test_a_connection_that_keeps_flooding_is_dropped(proctored, app, socket_for):
+    app.config["PROCTORING_FLOOD_DISCONNECT"] = 50
+    p = proctored("standard", signal_rate=5, signal_window_s=60)
+    sc, sid, seq = p["sc"], p["sid"], Seq()
+    codes = []
+    while sc.is_connected("/exam") and len(codes) < 100:
+        codes.append(signal(sc, sid, "resize", seq()).get("error", {}).get("code", "ok"))
+    # 5 accepted, one refused by the database, 50 shed by the connection, then it is dropped.
+    assert codes == ["ok"] * 5 + ["rate_limited"] * 51 and not sc.is_connected("/exam")
+    # The learner comes back (the outbox reconnects): the attempt is intact, the window still full.
+    again = socket_for(p["learner"])
+    state = emit(again, "join", {"session_id": sid})["session"]
+    assert state["status"] == "in_progress"
+    assert signal(again, sid, "resize", 1000)["error"]["code"] == "rate_limited"
+    item_id = state["items"][0]["item_id"]
+    assert emit(again, "answer", {"session_id": sid, "item_id": item_id, "response": None, "seq": 1001})["ok"]
+
+
 def test_rate_limiter_in_redis(app, redis_url):
     import uuid
     from datetime import datetime, timezone
@@ -448,3 +467,82 @@ def test_collusion_screening_on_a_seeded_case(client, bank_items, make_exam, mak
     for user in (learners[2], make_user("examiner")):
         r = client.get(f"/api/v1/exams/{exam_id}/proctoring/collusion", headers=auth(user))
         assert r.status_code == 404 and r.get_json()["error"]["code"] == "exam_not_found"
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_proctoring_across_two_workers(tmp_path, pg_url, redis_url, start_server):  # noqa: F811
+    """A learner on worker A trips the strict policy; the examiner on worker B gets the flags, reviews and resumes."""
+    import threading
+
+    import socketio
+
+    from tests.system._server import DEMO_PASSWORD, Api, Learner
+
+    from tests.system.conftest import seed_demo
+    seed_demo(pg_url, tmp_path)
+    a = start_server(pg_url, redis_url=redis_url, name="a")
+    b = start_server(pg_url, redis_url=redis_url, name="b")
+
+    inst = Api(a.url, "instructor@example.org", DEMO_PASSWORD)
+    bank = inst.call("POST", "/banks", json={"name": "Proctoring across workers"})["id"]
+    item_id = inst.call("POST", f"/banks/{bank}/items", json=item("choice"))["item_id"]
+    inst.call("POST", f"/items/{item_id}/publish")
+    definition = {"title": "Proctored across workers", "sections": [{"id": "s", "items": [item_id]}], "time_limit_s": 600,
+                  "proctoring": {"level": "strict", "settings": {"max_focus_losses": 1, "pause_at_risk": 30}}}
+    exam_id = inst.call("POST", "/exams", json={"definition": definition})["id"]
+    inst.call("POST", f"/exams/{exam_id}/publish")
+    inst.call("POST", f"/exams/{exam_id}/examiners", json={"email": "examiner@example.org"})
+    learner_api = Api(a.url, "learner@example.org", DEMO_PASSWORD)
+    sid = learner_api.call("POST", f"/exams/{exam_id}/sessions", expect=201)["id"]
+
+    learner = Learner(a.url, learner_api.token)
+    learner.sio.on("warning", learner._recorder("warning"), namespace="/exam")
+    flags: list[dict] = []
+    got_flag = threading.Condition()
+
+    def on_flag(data):  # noqa: ANN001
+        with got_flag:
+            flags.append(data)
+            got_flag.notify_all()
+
+    examiner = socketio.Client(reconnection=False, request_timeout=10)
+    examiner.on("flag", on_flag, namespace="/monitor")
+    examiner.connect(b.url, namespaces=["/monitor"], auth={"token": Api(b.url, "examiner@example.org", DEMO_PASSWORD).token},
+                     transports=["websocket"], wait_timeout=10)
+
+    def wait_flags(n: int, timeout: float = 3.0) -> list[dict]:
+        end = time.monotonic() + timeout
+        with got_flag:
+            while len(flags) < n:
+                left = end - time.monotonic()
+                assert left > 0, f"only {flags} within {timeout} s"
+                got_flag.wait(left)
+            return list(flags)
+
+    try:
+        assert learner.call("join", {"session_id": sid})["session"]["proctoring"]["level"] == "strict"
+        assert examiner.call("watch", {"exam_id": exam_id}, namespace="/monitor", timeout=10)["ok"]
+        since = time.monotonic()
+        for seq, kind in enumerate(["focus_lost", "focus_lost", "fullscreen_exit"], start=1):
+            assert learner.call("signal", {"session_id": sid, "kind": kind, "seq": seq}) == {"ok": True, "seq": seq}
+        got = wait_flags(2)
+        assert [f["flag"]["rule"] for f in got] == ["focus_losses", "fullscreen"] and all(f["alert"] for f in got)
+        assert got[-1]["risk"] == 30
+        learner.wait_for("warning", lambda d: d["rule"] == "fullscreen", since=since, timeout=1)
+        learner.wait_for("status", lambda d: d["status"] == "paused", since=since, timeout=1)
+
+        ack = examiner.call("review_flag", {"flag_id": got[0]["flag"]["id"], "status": "dismissed",
+                                            "note": "Camera shows the learner alone"}, namespace="/monitor", timeout=10)
+        assert ack["ok"] and ack["risk"] == 15
+        since = time.monotonic()
+        assert examiner.call("act", {"session_id": sid, "action": "resume"}, namespace="/monitor", timeout=10)["ok"]
+        learner.wait_for("status", lambda d: d["status"] == "in_progress", since=since, timeout=1)
+        report = Api(b.url, "examiner@example.org", DEMO_PASSWORD).call("GET", f"/sessions/{sid}/proctoring/report")
+        kinds = [e["kind"] for e in report["timeline"]]
+        assert kinds.count("signal") == 3 and "auto_pause" in kinds and "flag_reviewed" in kinds
+        assert report["chain"]["ok"] is True
+    finally:
+        learner.close()
+        examiner.disconnect()
