@@ -112,6 +112,18 @@ def landing(exam_id: int):
                     "exam": f"/api/v1/exams/{exam_id}", "csrf_token": csrf_token()})
 
 
+@bp.errorhandler(DomainError)
+def _refused(exc: DomainError):  # noqa: ANN202
+    """A browser (Accept: text/html) gets a short page; anything else the JSON error body."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Cannot open the exam</title></head>'
+                f"<body><main><h1>This link cannot be opened</h1><p>{html.escape(exc.message)}</p>"
+                f"<p>Go back to your course and open the link again; if it keeps failing, tell your instructor "
+                f"this code: <code>{html.escape(exc.code)}</code>.</p></main></body></html>")
+        return _frameable(make_response(page, exc.status))
+    return jsonify({"error": exc.to_dict()}), exc.status
+
+
 PICKER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Choose an exam</title></head>
 <body><main><h1>Choose an exam for this course</h1>{body}</main></body></html>"""
 

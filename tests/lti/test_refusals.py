@@ -162,3 +162,12 @@ def test_certification_valid_launches_are_accepted(registered, browser, platform
     assert resp.status_code in (200, 303), resp.text
     if "Send Deep Linking Request" in name:
         assert "/lti/deep-link?launch=" in resp.headers["Location"]
+
+
+def test_a_browser_gets_a_readable_page(registered, browser, platform):
+    browser.launch(platform.claims())
+    form = browser.last_form
+    resp = browser.http.post(form["action"], data=form["fields"], allow_redirects=False, timeout=10,
+                             headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert resp.status_code == 400 and resp.headers["Content-Type"].startswith("text/html")
+    assert "lti_nonce_invalid" in resp.text and "<script" not in resp.text
