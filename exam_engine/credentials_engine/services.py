@@ -505,8 +505,11 @@ def status_list_document(session: Session, ctx: IssuerContext, list_id: int, *, 
     if key is None:
         raise CredentialError("the key of this list's issuer has no private half any more", code="status_list_frozen",
                               status=503)
+    # validFrom is the list's creation, not this signature: a verifier whose clock lags ours (or that read
+    # its clock before fetching the list) must not see a freshly re-signed list as not yet valid.
     unsigned = build_status_list_credential(list_url=ctx.status_url(status_list.id), issuer_id=status_list.issuer_id,
-                                            bits=Bitstring.decode(status_list.encoded_list), valid_from=now)
+                                            bits=Bitstring.decode(status_list.encoded_list),
+                                            valid_from=status_list.created_at)
     status_list.signed = sign_data_integrity(unsigned, key, created=now)
     status_list.signed_at = now
     session.flush()

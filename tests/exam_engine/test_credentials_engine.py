@@ -372,6 +372,10 @@ def test_revocation_shows_in_verification(app, client, keyring, award, take, lea
     assert [r["id"] for r in resp.get_json()["revoked"]] == [held["id"]]
     report = verify(credential, status_fetcher=fetcher(client))
     assert not report["valid"] and checks(report)["status"] == "status_revoked"
+    # A verifier whose clock is behind ours still reads the re-signed list (its validFrom is the list's creation).
+    from credentials.model import parse_datetime
+    lagging = verify(credential, now=parse_datetime(credential["validFrom"]), status_fetcher=fetcher(client))
+    assert checks(lagging)["status"] == "status_revoked", lagging["checks"]
     assert checks(verify_api(client, credential))["status"] == "status_revoked"
     [after] = wallet(client, auth(learner))
     assert after["is_revoked"] and after["revocation_reason"] == "exam misconduct"
