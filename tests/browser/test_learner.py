@@ -154,6 +154,10 @@ def test_scrolling_form_with_essays_and_unanswered_warning(learner, live_server,
     essay.get_by_label("Your answer").fill("Salted, slow, memory-hard hashes such as argon2id resist brute force.")
     essay.locator("xpath=ancestor::section").locator(".save-state[data-state=saved]").wait_for()
     assert "words" in essay.locator(".word-count").inner_text()
+    # At 200 % zoom (640 px) the exam page reflows: nothing scrolls sideways.
+    page.set_viewport_size({"width": 640, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Finish and submit…").click()
     dialog = page.get_by_role("dialog", name="Submit your exam?")
     assert re.search(r"Not answered \(\d+\)", dialog.inner_text())
