@@ -313,7 +313,7 @@ def test_server_seen_signals(proctored, timed_exam, app, client, auth, socket_fo
     from exam_engine.extensions import socketio
     from exam_engine.proctoring import notify, services
 
-    exam_id = timed_exam(max_fast_answers=1, inactivity_s=60, alert_from="medium")
+    exam_id = timed_exam(max_fast_answers=1, inactivity_s=60, alert_from="medium", max_disconnected_s=0)
     p = proctored(exam_id=exam_id)
     sc, sid, seq = p["sc"], p["sid"], Seq()
     for it in p["state"]["items"][:3]:
@@ -327,13 +327,24 @@ def test_server_seen_signals(proctored, timed_exam, app, client, auth, socket_fo
     assert flags["fast_answers"]["detail"]["count"] == 2
     assert any(e["name"] == "flag" and payload(e)["flag"]["rule"] == "fast_answers" for e in p["mon"].get_received("/monitor"))
 
-    # A second device with another browser takes over: second connection and user agent change.
-    other = socketio.test_client(app, namespace="/exam", auth={"token": token_for(p["learner"])},
-                                 flask_test_client=client, headers={"User-Agent": "OtherBrowser/1.0"})
+    # A second device with another browser and address takes over: second connection, user agent and IP change.
+    app.config["TRUST_PROXY"] = True
+    other = socketio.test_client(app, namespace="/exam", auth={"token": token_for(p["learner"])}, flask_test_client=client,
+                                 headers={"User-Agent": "OtherBrowser/1.0", "X-Forwarded-For": "10.9.9.9"})
     assert emit(other, "join", {"session_id": sid})["ok"]
     flags = {f["rule"]: f for f in client.get(f"/api/v1/sessions/{sid}/proctoring/flags", headers=h).get_json()["flags"]}
     assert "second_connection" in flags and flags["second_connection"]["severity"] == "medium"
     assert "user_agent_change" in flags and flags["user_agent_change"]["detail"]["to"] == "OtherBrowser/1.0"
+    assert flags["ip_change"]["detail"]["to"] == "10.9.9.9"
+
+    # Time disconnected (max_disconnected_s 0: any reconnection after a gap counts).
+    other.disconnect(namespace="/exam")
+    time.sleep(0.05)
+    other = socketio.test_client(app, namespace="/exam", auth={"token": token_for(p["learner"])}, flask_test_client=client,
+                                 headers={"User-Agent": "OtherBrowser/1.0", "X-Forwarded-For": "10.9.9.9"})
+    assert emit(other, "join", {"session_id": sid})["ok"]
+    flags = {f["rule"]: f for f in client.get(f"/api/v1/sessions/{sid}/proctoring/flags", headers=h).get_json()["flags"]}
+    assert flags["disconnected"]["detail"]["total_s"] > 0
 
     # Long inactivity (the scan run as if 2 minutes had passed).
     with app.app_context():
