@@ -261,6 +261,17 @@ def _check_open(attempt: ExamSession, now: datetime) -> None:
         raise _err("deadline_passed", "the time for this attempt is over")
 
 
+def _begin(session: Session, user: User, session_id: Any, seq: Any, now: datetime,
+           *, check_open: bool = True) -> tuple[int, ExamSession, dict | None]:
+    """Common start of every learner message: valid seq, own attempt locked, replay or open-state check."""
+    seq = _check_seq(seq)
+    attempt = learner_attempt(session, user, session_id, lock=True)
+    replay = _replayed(session, attempt, seq)
+    if replay is None and check_open:
+        _check_open(attempt, now)
+    return seq, attempt, replay
+
+
 def _replayed(session: Session, attempt: ExamSession, seq: int) -> dict | None:
     row = session.get(AppliedSeq, (attempt.id, seq))
     if row is None:
@@ -289,12 +300,9 @@ def _navigation(session: Session, attempt: ExamSession) -> str:
 
 def next_item(session: Session, user: User, session_id: Any, *, seq: Any, now: datetime) -> dict:
     """Adaptive exams: grade the current answer and get the next item (or `done` with the estimate)."""
-    seq = _check_seq(seq)
-    attempt = learner_attempt(session, user, session_id, lock=True)
-    replay = _replayed(session, attempt, seq)
+    seq, attempt, replay = _begin(session, user, session_id, seq, now)
     if replay is not None:
         return replay
-    _check_open(attempt, now)
     if attempt.adaptive_state is None:
         raise _err("not_adaptive", "this exam is not adaptive: all items were given at join", 422)
     from .adaptive import advance
@@ -307,12 +315,9 @@ def next_item(session: Session, user: User, session_id: Any, *, seq: Any, now: d
 def record_answer(session: Session, user: User, session_id: Any, *, item_id: Any, response: Any, seq: Any,
                   now: datetime) -> dict:
     """Persist an answer (idempotent by seq; an older seq never overwrites a newer answer)."""
-    seq = _check_seq(seq)
-    attempt = learner_attempt(session, user, session_id, lock=True)
-    replay = _replayed(session, attempt, seq)
+    seq, attempt, replay = _begin(session, user, session_id, seq, now)
     if replay is not None:
         return replay
-    _check_open(attempt, now)
     index, entry = _form_entry(attempt, item_id)
     if _navigation(session, attempt) == "linear" and index != attempt.position:
         raise _err("item_locked", "linear navigation: only the current item can be answered")
@@ -345,12 +350,9 @@ def record_answer(session: Session, user: User, session_id: Any, *, item_id: Any
 
 def set_flag(session: Session, user: User, session_id: Any, *, item_id: Any, flagged: bool, seq: Any,
              now: datetime) -> dict:
-    seq = _check_seq(seq)
-    attempt = learner_attempt(session, user, session_id, lock=True)
-    replay = _replayed(session, attempt, seq)
+    seq, attempt, replay = _begin(session, user, session_id, seq, now)
     if replay is not None:
         return replay
-    _check_open(attempt, now)
     _form_entry(attempt, item_id)
     row = session.scalar(select(SessionResponse).where(SessionResponse.session_id == attempt.id,
                                                        SessionResponse.item_id == item_id))
@@ -366,12 +368,9 @@ def set_flag(session: Session, user: User, session_id: Any, *, item_id: Any, fla
 
 
 def navigate(session: Session, user: User, session_id: Any, *, position: Any, seq: Any, now: datetime) -> dict:
-    seq = _check_seq(seq)
-    attempt = learner_attempt(session, user, session_id, lock=True)
-    replay = _replayed(session, attempt, seq)
+    seq, attempt, replay = _begin(session, user, session_id, seq, now)
     if replay is not None:
         return replay
-    _check_open(attempt, now)
     if not isinstance(position, int) or isinstance(position, bool) or not 0 <= position < len(attempt.form):
         raise _err("malformed_payload", f"position must be an integer in 0..{len(attempt.form) - 1}", 422)
     if _navigation(session, attempt) == "linear" and position < attempt.position:
@@ -386,9 +385,7 @@ def navigate(session: Session, user: User, session_id: Any, *, position: Any, se
 
 def submit(session: Session, user: User, session_id: Any, *, seq: Any, now: datetime) -> dict:
     """The learner hands in: close, score, ack the resulting status (a second submit answers the same)."""
-    seq = _check_seq(seq)
-    attempt = learner_attempt(session, user, session_id, lock=True)
-    replay = _replayed(session, attempt, seq)
+    seq, attempt, replay = _begin(session, user, session_id, seq, now, check_open=False)
     if replay is not None:
         return replay
     if attempt.status in CLOSED:
