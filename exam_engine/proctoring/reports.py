@@ -66,7 +66,8 @@ def attempt_report(session: Session, viewer: User, session_id: Any, *, now: date
     learner = session.get(User, attempt.user_id)
     snaps = session.execute(select(Snapshot.id, Snapshot.at, Snapshot.size, Snapshot.content_type)
                             .where(Snapshot.session_id == attempt.id).order_by(Snapshot.at)).all()
-    return {"session": {**session_services.summary(attempt, now), "learner": learner.name if learner else "",
+    summary = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in session_services.summary(attempt, now).items()}
+    return {"session": {**summary, "learner": learner.name if learner else "",
                         "email": learner.email if learner else "", "risk": attempt.risk},
             "policy": {"level": policy.level, "settings": dict(policy.settings)},
             "counts": dict(state.counts) if state else {},

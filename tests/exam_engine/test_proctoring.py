@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -190,6 +190,7 @@ def test_report_timeline_and_summary(proctored, client, auth, make_user):
 
     report = client.get(f"/api/v1/sessions/{sid}/proctoring/report", headers=h).get_json()
     assert report["chain"]["ok"] is True and report["chain"]["length"] == len(report["timeline"])
+    assert report["session"]["started_at"].startswith(str(datetime.now(timezone.utc).year))  # ISO 8601
     kinds = [e["kind"] for e in report["timeline"]]
     for k in ("start", "answer", "signal", "flag_raised", "proctoring_warning", "examiner_action", "flag_reviewed", "submit"):
         assert k in kinds, (k, kinds)
