@@ -17,7 +17,7 @@ from ..exams import services as exam_services
 from . import notify, reports, services
 from .schemas import (
     CollusionArgsSchema, CollusionSchema, ConsentSchema, FlagListArgsSchema, FlagListSchema, FlagSchema, NoticeSchema,
-    ReportSchema, ReviewSchema, SnapshotListSchema, SnapshotSchema, SummarySchema,
+    PolicySchema, ReportSchema, ReviewSchema, SnapshotListSchema, SnapshotSchema, SummarySchema,
 )
 
 blp = Blueprint("proctoring", __name__, url_prefix="/api/v1", description="Proctoring: flags, reports, snapshots")
@@ -34,6 +34,14 @@ class Notice(MethodView):
             raise NotFound(f"no exam {exam_id}", code="exam_not_found")
         version = exam_services.live_version(session, exam) if exam.live_version else exam_services.version_of(session, exam)
         return services.notice_for_definition(version.definition)
+
+
+@blp.route("/exams/<int:exam_id>/proctoring/policy")
+class Policy(MethodView):
+    @blp.response(200, PolicySchema)
+    def get(self, exam_id):
+        """The exam's effective proctoring policy (authors and examiners), with stored settings that were ignored."""
+        return services.effective_policy(db_session(), current_user(), exam_id)
 
 
 @blp.route("/sessions/<string:session_id>/proctoring/consent")

@@ -107,6 +107,14 @@ class NoticeSchema(Schema):
     text = fields.String()
 
 
+class PolicySchema(Schema):
+    exam_id = fields.Integer()
+    version = fields.Integer()
+    level = fields.String()
+    settings = fields.Dict()
+    problems = fields.Dict(metadata={"description": "stored settings that were ignored, and why"})
+
+
 class ConsentSchema(Schema):
     session_id = fields.String()
     consented_at = fields.String()

@@ -57,6 +57,24 @@ def notice_for_definition(defn: dict) -> dict:
     return pol.notice(pol.resolve(defn.get("proctoring")))
 
 
+def effective_policy(session: Session, viewer: User, exam_id: int) -> dict:
+    """For the exam's authors and examiners: the level, every effective setting, and the problems of the stored ones."""
+    exam = exam_services.get_exam(session, exam_id)
+    if not (exam_services.can_manage(viewer, exam) or exam_services.is_examiner_of(session, viewer, exam_id)):
+        raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+    version = exam_services.version_of(session, exam, exam.live_version) if exam.live_version \
+        else exam_services.version_of(session, exam)
+    spec = version.definition.get("proctoring")
+    try:
+        pol.validate(spec)
+        problems: dict[str, str] = {}
+    except pol.PolicyError as exc:
+        problems = exc.problems
+    effective = pol.resolve(spec)
+    return {"exam_id": exam_id, "version": version.version, "level": effective.level,
+            "settings": dict(effective.settings), "problems": problems}
+
+
 def notice_for_attempt(session: Session, session_id: str) -> dict:
     """The proctoring notice of an attempt's exam version (the `proctoring` part of the `join` payload)."""
     attempt = session_services.load_attempt(session, session_id)

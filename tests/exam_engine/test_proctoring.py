@@ -558,3 +558,13 @@ def test_proctoring_across_two_workers(tmp_path, pg_url, redis_url, start_server
     finally:
         learner.close()
         examiner.disconnect()
+
+
+def test_effective_policy_names_ignored_settings(make_exam, client, auth, bank_items, make_user):
+    _, _, h = bank_items
+    exam_id = make_exam(proctoring={"level": "strict", "settings": {"max_focus_losses": "many", "max_clipboard": 4}})
+    out = client.get(f"/api/v1/exams/{exam_id}/proctoring/policy", headers=h).get_json()
+    assert out["level"] == "strict" and out["settings"]["max_focus_losses"] == 2 and out["settings"]["max_clipboard"] == 4
+    assert set(out["problems"]) == {"max_focus_losses"}
+    assert client.get(f"/api/v1/exams/{exam_id}/proctoring/policy", headers=auth(make_user("learner"))).status_code == 404
+
