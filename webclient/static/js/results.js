@@ -5,6 +5,7 @@ import {api, pageData} from "./api.js";
 import {el} from "./render.js";
 
 const {exam_id: examId} = pageData();
+const itemTitles = new Map();
 const box = document.getElementById("analysis");
 const Chart = window.Chart;
 const fmt = new Intl.NumberFormat(undefined, {maximumFractionDigits: 3});
@@ -39,6 +40,16 @@ function baseOptions(xTitle, yTitle) {
   };
 }
 
+/** Scores as [label, count]: the distinct scores when few, else ten equal ranges. */
+function bins(pairs) {
+  if (pairs.length <= 12) return pairs.map(([score, count]) => [num(score), count]);
+  const lo = pairs[0][0], hi = pairs[pairs.length - 1][0];
+  const width = (hi - lo) / 10 || 1;
+  const out = Array.from({length: 10}, (_, i) => [`${num(lo + i * width)}–${num(lo + (i + 1) * width)}`, 0]);
+  for (const [score, count] of pairs) out[Math.min(9, Math.floor((score - lo) / width))][1] += count;
+  return out;
+}
+
 async function load() {
   try {
     const exam = await api("GET", `/api/v1/exams/${examId}`);
@@ -54,8 +65,9 @@ async function load() {
     return;
   }
   const t = data.test, d = t.distribution;
-  const freq = Object.entries(d.frequencies).map(([k, v]) => [Number(k), v]).sort((a, b) => a[0] - b[0]);
+  const freq = bins(Object.entries(d.frequencies).map(([k, v]) => [Number(k), v]).sort((a, b) => a[0] - b[0]));
   const items = data.items;
+  for (const i of items) itemTitles.set(String(i.item_id), i.title);
   box.replaceChildren(
     el("section", {class: "card", "aria-labelledby": "summary-h"}, [
       el("h2", {id: "summary-h", text: "Summary"}),
@@ -68,7 +80,7 @@ async function load() {
         el("dt", {text: "Standard error of measurement"}), el("dd", {text: num(t.sem)}),
       ]),
     ]),
-    chartBox("dist-chart", "Score distribution", table(["Score", "Attempts"], freq.map(([s, c]) => [num(s), c]), "Score distribution")),
+    chartBox("dist-chart", "Score distribution", table(["Score", "Attempts"], freq, "Score distribution")),
     chartBox("pd-chart", "Difficulty against discrimination",
              table(["Item", "Difficulty p", "Discrimination (corrected r)"], items.map((i) => [i.title || i.item_id, num(i.p), num(i.point_biserial_corrected)]),
                    "Difficulty against discrimination")),
@@ -84,7 +96,7 @@ async function load() {
   if (!Chart) return;
   new Chart(document.getElementById("dist-chart"), {
     type: "bar",
-    data: {labels: freq.map(([s]) => num(s)), datasets: [{label: "Attempts", data: freq.map(([, c]) => c), backgroundColor: cssVar("--primary")}]},
+    data: {labels: freq.map(([label]) => label), datasets: [{label: "Attempts", data: freq.map(([, c]) => c), backgroundColor: cssVar("--primary")}]},
     options: baseOptions("Score", "Attempts"),
   });
   new Chart(document.getElementById("pd-chart"), {
@@ -113,13 +125,13 @@ document.getElementById("calibrate-btn").addEventListener("click", async () => {
   const prob = (p, th) => (p.c || 0) + (1 - (p.c || 0)) / (1 + Math.exp(-p.a * (th - p.b)));
   const holder = document.getElementById("icc");
   holder.replaceChildren(chartBox("icc-chart", "Probability of a correct answer against ability",
-    table(["Item", "a", "b", "c"], usable.map((i) => [String(i.item_id), num(i.irt.a), num(i.irt.b), num(i.irt.c ?? 0)]), "IRT parameters")));
+    table(["Item", "a", "b", "c"], usable.map((i) => [itemTitles.get(String(i.item_id)) || `Item ${i.item_id}`, num(i.irt.a), num(i.irt.b), num(i.irt.c ?? 0)]), "IRT parameters")));
   if (!Chart) return;
   const palette = ["#1d4f91", "#a4161a", "#1b6b34", "#7a4b00", "#5b21b6", "#0e7490", "#9d174d", "#374151"];
   new Chart(document.getElementById("icc-chart"), {
     type: "line",
     data: {labels: thetas.map((x) => x.toFixed(1)),
-           datasets: usable.map((i, k) => ({label: `Item ${i.item_id}`, data: thetas.map((th) => prob(i.irt, th)),
+           datasets: usable.map((i, k) => ({label: itemTitles.get(String(i.item_id)) || `Item ${i.item_id}`, data: thetas.map((th) => prob(i.irt, th)),
                                             borderColor: palette[k % palette.length], pointRadius: 0, borderWidth: 2}))},
     options: {...baseOptions("Ability (θ)", "P(correct)"), scales: {...baseOptions("Ability (θ)", "P(correct)").scales,
               y: {...baseOptions("", "P(correct)").scales.y, min: 0, max: 1}}},
