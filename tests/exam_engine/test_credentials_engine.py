@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from urllib.parse import urlparse
 
 import pytest
@@ -582,6 +581,7 @@ def test_access_control(app, client, keyring, award, take, learner, admin, auth,
 # --- the demo -----------------------------------------------------------------------------------------
 
 def test_demo_awards_achievements_and_makes_a_key(app, tmp_path, monkeypatch, db):
+    from exam_engine.auth.models import User
     from exam_engine.credentials_engine.models import Achievement
     from exam_engine.demo import seed_demo
     from exam_engine.exams.models import Exam, ExamVersion
@@ -609,7 +609,26 @@ def test_demo_awards_achievements_and_makes_a_key(app, tmp_path, monkeypatch, db
     assert awards["demo-websec-quick"] == achievements["Web security basics"].id
     assert awards["demo-stats-climate-timed"] == achievements["Quantitative literacy"].id
     assert awards["demo-websec-essay"] is None
-    assert os.path.exists(tmp_path / "demo-keys")
+
+    # A demo database seeded before credentials existed: its exams get a new version that awards.
+    from exam_engine.db import get_db, utcnow
+    from exam_engine.exams import services as exam_services
+    with app.app_context():
+        session = get_db().session()
+        exam = session.scalar(select(Exam).where(Exam.external_id == "demo-websec-quick"))
+        owner = session.get(User, exam.owner_id)
+        live = exam_services.version_of(session, exam, exam.live_version)
+        unlinked = {k: v for k, v in live.definition.items() if k not in ("resolved", "achievement_id")}
+        exam_services.update_exam(session, owner, exam.id, unlinked, now=utcnow())
+        exam_services.publish_exam(session, owner, exam.id, now=utcnow())
+        session.commit()
+        session.close()
+        assert "1 existing exam(s) linked" in seed_demo(app, password="demo-password")
+    db.expire_all()
+    db.rollback()
+    exam = db.scalar(select(Exam).where(Exam.external_id == "demo-websec-quick"))
+    live = db.scalar(select(ExamVersion).where(ExamVersion.exam_id == exam.id, ExamVersion.version == exam.live_version))
+    assert exam.live_version == 3 and live.definition["achievement_id"] == achievements["Web security basics"].id
 
 
 def _correct_response(version) -> object:  # noqa: ANN001
