@@ -36,7 +36,8 @@ class Achievements(MethodView):
         """The caller's achievements (admins: all, or one owner's)."""
         session = db_session()
         rows = services.list_achievements(session, current_user(), owner_id=args.get("owner_id"))
-        return {"items": [services.achievement_out(session, a, _ctx()) for a in rows]}
+        ctx, awarding = _ctx(), services.exams_awarding(session)
+        return {"items": [services.achievement_out(session, a, ctx, awarding) for a in rows]}
 
     @require("instructor", "admin")
     @blp.arguments(AchievementWriteSchema)

@@ -210,18 +210,25 @@ def list_achievements(session: Session, user: User, *, owner_id: int | None = No
     return list(session.scalars(stmt))
 
 
-def exams_awarding(session: Session, achievement_id: int) -> list[int]:
-    """Ids of the exams whose live version awards this achievement."""
-    rows = session.execute(select(Exam.id, ExamVersion.definition).join(
-        ExamVersion, (ExamVersion.exam_id == Exam.id) & (ExamVersion.version == Exam.live_version)))
-    return sorted(exam_id for exam_id, defn in rows if (defn or {}).get("achievement_id") == achievement_id)
+def exams_awarding(session: Session) -> dict[int, list[int]]:
+    """achievement id -> ids of the exams whose live version awards it."""
+    awarding = ExamVersion.definition["achievement_id"]
+    rows = session.execute(select(Exam.id, awarding).join(
+        ExamVersion, (ExamVersion.exam_id == Exam.id) & (ExamVersion.version == Exam.live_version)).order_by(Exam.id))
+    out: dict[int, list[int]] = {}
+    for exam_id, achievement_id in rows:
+        if isinstance(achievement_id, int):
+            out.setdefault(achievement_id, []).append(exam_id)
+    return out
 
 
-def achievement_out(session: Session, achievement: Achievement, ctx: IssuerContext | None = None) -> dict:
-    """The authoring view of an achievement."""
+def achievement_out(session: Session, achievement: Achievement, ctx: IssuerContext | None = None,
+                    awarding: dict[int, list[int]] | None = None) -> dict:
+    """The authoring view of an achievement (`awarding`: exams_awarding(), computed once for a list)."""
+    awarding = exams_awarding(session) if awarding is None else awarding
     out = {k: getattr(achievement, k) for k in ACHIEVEMENT_FIELDS}
     out.update(id=achievement.id, owner_id=achievement.owner_id, created_at=achievement.created_at,
-               updated_at=achievement.updated_at, exam_ids=exams_awarding(session, achievement.id))
+               updated_at=achievement.updated_at, exam_ids=awarding.get(achievement.id, []))
     if ctx is not None:
         out["url"] = ctx.achievement_url(achievement.id)
     return out

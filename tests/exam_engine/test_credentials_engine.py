@@ -536,7 +536,8 @@ def test_access_control(app, client, keyring, award, take, learner, admin, auth,
         kwargs = {"json": body} if method == "put" else {}
         resp = getattr(client, method)(f"/api/v1/achievements/{achievement_id}", headers=auth(other_instructor), **kwargs)
         assert resp.status_code == 404, method
-    assert client.get(f"/api/v1/achievements/{achievement_id}", headers=auth(admin)).status_code == 200
+    shown = client.get(f"/api/v1/achievements/{achievement_id}", headers=auth(admin))
+    assert shown.status_code == 200 and shown.get_json()["exam_ids"] == [exam_id]
     assert len(client.get("/api/v1/achievements", headers=auth(admin)).get_json()["items"]) == 1
     assert client.post("/api/v1/achievements", headers=auth(other_instructor),
                        json={**body, "unknown": 1}).status_code == 422
