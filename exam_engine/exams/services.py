@@ -45,6 +45,17 @@ def _check_sources(session: Session, user: User, defn: dict) -> None:
             bank_services.get_bank(session, user, bank_id)
 
 
+def _check_policies(defn: dict) -> None:
+    """Refuse a proctoring policy with unknown or out-of-range settings (instead of ignoring them)."""
+    if defn.get("proctoring"):
+        from ..proctoring.policy import PolicyError, validate
+        try:
+            validate(defn["proctoring"])
+        except PolicyError as exc:
+            raise ValidationFailed(f"invalid proctoring policy: {exc}", code="validation_error",
+                                   details={f"proctoring.{k}": [v] for k, v in exc.problems.items()}) from None
+
+
 def _apply(version: ExamVersion, defn: dict) -> None:
     version.title = defn["title"]
     version.description = defn.get("description", "")
@@ -60,6 +71,7 @@ def create_exam(session: Session, user: User, definition: dict, *, external_id: 
         raise Forbidden("only instructors create exams", code="role_required")
     defn = serialise_definition(definition)
     _check_sources(session, user, defn)
+    _check_policies(defn)
     exam = Exam(owner_id=user.id, latest_version=1, external_id=external_id, created_at=now)
     version = ExamVersion(version=1, status="draft", created_at=now)
     _apply(version, defn)
@@ -111,6 +123,7 @@ def update_exam(session: Session, user: User, exam_id: int, definition: dict, *,
     exam = managed_exam(session, user, exam_id)
     defn = serialise_definition(definition)
     _check_sources(session, user, defn)
+    _check_policies(defn)
     latest = version_of(session, exam)
     if latest.status == "draft":
         _apply(latest, defn)

@@ -41,6 +41,10 @@ class SessionError(DomainError):
     status = 409
 
 
+class RefusedButRecorded(SessionError):
+    """A refusal whose evidence (log entries written before it) must be committed, not rolled back."""
+
+
 def _err(code: str, message: str, status: int = 409, **details: Any) -> SessionError:
     return SessionError(message, code=code, status=status, details=details or None)
 
@@ -208,7 +212,7 @@ def join(session: Session, user: User, session_id: Any, *, sid: str, now: dateti
                              "previous_ip": attempt.client_ip}, at=now, actor_id=user.id)
             if policy == "refuse":
                 session.flush()
-                raise _err("session_in_use", "this attempt is open in another window or device")
+                raise RefusedButRecorded("this attempt is open in another window or device", code="session_in_use")
             superseded = attempt.active_sid
         if attempt.disconnected_at is not None and not attempt.is_connected:
             gap = (now - attempt.disconnected_at).total_seconds()

@@ -107,6 +107,9 @@ class ExamNamespace(Namespace):
                 return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}
             ack, after = work(db, user, data)
             db.commit()
+        except services.RefusedButRecorded as exc:
+            db.commit()  # the refusal stands, and so does the log entry that records it
+            ack, after = ack_error(exc), None
         except Exception as exc:  # noqa: BLE001 - every failure becomes an error ack
             db.rollback()
             ack, after = ack_error(exc), None

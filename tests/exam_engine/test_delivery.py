@@ -232,3 +232,11 @@ def test_result_release_policies(client, make_exam, learner, auth, socket_for, b
     assert client.get(f"/api/v1/sessions/{sid}/result", headers=h).status_code == 200  # staff always see it
     client.post(f"/api/v1/exams/{exam_id}/release", headers=h)
     assert client.get(f"/api/v1/sessions/{sid}/result", headers=lh).get_json()["passed"] is False
+
+
+def test_proctoring_settings_are_checked_when_written(client, bank_items):
+    _, ids, h = bank_items
+    resp = client.post("/api/v1/exams", headers=h, json={"definition": {
+        "title": "x", "sections": [{"id": "a", "items": [ids["choice"]]}],
+        "proctoring": {"level": "strict", "settings": {"max_focus_lossez": 3}}}})
+    assert resp.status_code == 422 and "proctoring.max_focus_lossez" in resp.get_json()["error"]["details"]

@@ -183,11 +183,13 @@ def test_second_connection_takes_over_and_is_logged(started, socket_for, learner
     assert db.query(SessionEvent).filter_by(session_id=sid, kind="second_connection").count() == 1
 
 
-def test_second_connection_refused_by_policy(client, make_exam, learner, auth, socket_for):
+def test_second_connection_refused_by_policy(client, make_exam, learner, auth, socket_for, db):
     sid = start(client, make_exam(second_connection="refuse"), learner, auth)
     a, b = socket_for(learner), socket_for(learner)
     assert emit(a, "join", {"session_id": sid})["ok"]
     assert emit(b, "join", {"session_id": sid})["error"]["code"] == "session_in_use"
+    db.rollback()  # end the read snapshot
+    assert db.query(SessionEvent).filter_by(session_id=sid, kind="second_connection").count() == 1  # evidence kept
 
 
 def test_disconnect_and_reconnect_are_recorded(started, socket_for, learner, db):
