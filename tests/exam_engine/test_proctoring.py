@@ -560,11 +560,15 @@ def test_proctoring_across_two_workers(tmp_path, pg_url, redis_url, start_server
         examiner.disconnect()
 
 
-def test_effective_policy_names_ignored_settings(make_exam, client, auth, bank_items, make_user):
-    _, _, h = bank_items
-    exam_id = make_exam(proctoring={"level": "strict", "settings": {"max_focus_losses": "many", "max_clipboard": 4}})
+def test_effective_policy_refuses_bad_settings_and_shows_the_rest(make_exam, client, auth, bank_items, make_user):
+    _, ids, h = bank_items
+    bad = client.post("/api/v1/exams", headers=h, json={"definition": {
+        "title": "x", "sections": [{"id": "a", "items": [ids["choice"]]}],
+        "proctoring": {"level": "strict", "settings": {"max_focus_losses": "many"}}}})
+    assert bad.status_code == 422 and "proctoring.max_focus_losses" in bad.get_json()["error"]["details"]
+    exam_id = make_exam(proctoring={"level": "strict", "settings": {"max_clipboard": 4}})
     out = client.get(f"/api/v1/exams/{exam_id}/proctoring/policy", headers=h).get_json()
     assert out["level"] == "strict" and out["settings"]["max_focus_losses"] == 2 and out["settings"]["max_clipboard"] == 4
-    assert set(out["problems"]) == {"max_focus_losses"}
+    assert not out["problems"]
     assert client.get(f"/api/v1/exams/{exam_id}/proctoring/policy", headers=auth(make_user("learner"))).status_code == 404
 
