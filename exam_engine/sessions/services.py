@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+import weakref
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -277,6 +278,8 @@ def _begin(session: Session, user: User, session_id: Any, seq: Any, now: datetim
 
 
 def _replayed(session: Session, attempt: ExamSession, seq: int) -> dict | None:
+    if seq > attempt.last_seq:
+        return None  # above the highest applied seq (read under the row lock): cannot be a replay
     row = session.get(AppliedSeq, (attempt.id, seq))
     if row is None:
         return None
@@ -296,10 +299,29 @@ def _form_entry(attempt: ExamSession, item_id: Any) -> tuple[int, dict]:
     raise _err("unknown_item", f"item {item_id!r} is not on this attempt's form", 422)
 
 
+#: Per engine (so per app): facts of published, frozen rows that every answer needs, read once per process.
+_FROZEN: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _frozen(session: Session, key: tuple, load: Callable[[], Any]) -> Any:
+    """A fact of an immutable row (a published exam or item version), cached per engine, bounded."""
+    cache = _FROZEN.setdefault(session.get_bind(), {})
+    if key not in cache:
+        if len(cache) > 20_000:
+            cache.clear()
+        cache[key] = load()
+    return cache[key]
+
+
+def _type_and_interaction(version: ItemVersion) -> tuple[str, dict]:
+    return version.type, version.interaction
+
+
 def _navigation(session: Session, attempt: ExamSession) -> str:
     if attempt.adaptive_state is not None:
         return "linear"  # adaptive: only the item on screen may be answered
-    return session.get(ExamVersion, attempt.exam_version_id).definition.get("navigation", "free")
+    return _frozen(session, ("navigation", attempt.exam_version_id), lambda: session.get(
+        ExamVersion, attempt.exam_version_id).definition.get("navigation", "free"))
 
 
 def next_item(session: Session, user: User, session_id: Any, *, seq: Any, now: datetime) -> dict:
@@ -325,10 +347,11 @@ def record_answer(session: Session, user: User, session_id: Any, *, item_id: Any
     index, entry = _form_entry(attempt, item_id)
     if _navigation(session, attempt) == "linear" and index != attempt.position:
         raise _err("item_locked", "linear navigation: only the current item can be answered")
-    version = session.get(ItemVersion, entry["version_id"])
+    item_type, interaction = _frozen(session, ("item", entry["version_id"]),
+                                     lambda: _type_and_interaction(session.get(ItemVersion, entry["version_id"])))
     if response is not None:
         try:
-            scoring.validate_response(version.type, version.interaction, response)
+            scoring.validate_response(item_type, interaction, response)
         except scoring.InvalidResponse as exc:
             # One stable code for clients; the scoring library's precise reason goes in details.
             raise _err("invalid_response_shape", str(exc), 422, reason=getattr(exc, "code", "invalid")) from None
