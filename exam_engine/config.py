@@ -40,6 +40,8 @@ def load_config(instance_path: Path) -> dict:
         "MAX_JSON_BYTES": int(env.get("EXAM_ENGINE_MAX_JSON", 1024 * 1024)),
         "MEDIA_MAX_BYTES": int(env.get("EXAM_ENGINE_MEDIA_MAX", 5 * 1024 * 1024)),
         "LOG_LEVEL": env.get("EXAM_ENGINE_LOG_LEVEL", "INFO"),
+        # The official QTI 3.0 XSD folder: when set, every QTI export is validated before it is sent.
+        "QTI_XSD_DIR": env.get("EXAM_ENGINE_QTI_XSD_DIR") or None,
         "KEYS_DIR": env.get("EXAM_ENGINE_KEYS_DIR") or str(instance_path / "keys"),
         "PUBLIC_URL": env.get("EXAM_ENGINE_PUBLIC_URL", "http://127.0.0.1:5000"),
         "SESSION_COOKIE_HTTPONLY": True,

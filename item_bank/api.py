@@ -267,7 +267,8 @@ class BankQti(MethodView):
         status = request.args.get("status")
         if status not in (None, "published", "draft", "retired"):
             raise ValidationFailed("status must be published, draft or retired", code="validation_error")
-        data = interchange.export_bank(session, user, bank_id, status=status)
+        data = interchange.export_bank(session, user, bank_id, status=status,
+                                       xsd_dir=current_app.config.get("QTI_XSD_DIR"))
         return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True,
                          download_name=f"bank-{bank_id}-qti3.zip")
 

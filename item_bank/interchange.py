@@ -134,17 +134,20 @@ def _test_to_exam(session: Session, user: Any, bank_id: int, test: qti.ImportedT
 
 
 def export_bank(session: Session, user: Any, bank_id: int, *, item_ids: list[int] | None = None,
-                status: str | None = None, progress: Progress | None = None) -> bytes:
+                status: str | None = None, progress: Progress | None = None, xsd_dir: str | None = None) -> bytes:
     """A QTI 3.0 content package of a bank's items (latest version of each, or only the published ones)."""
     bank = services.get_bank(session, user, bank_id)
     query = services.PoolQuery(bank_ids=(bank.id,), item_ids=tuple(item_ids or ()), status=status)
     versions = services.draw_pool(session, query)
-    return export_versions(session, versions, progress=progress)
+    return export_versions(session, versions, progress=progress, xsd_dir=xsd_dir)
 
 
 def export_versions(session: Session, versions: list[ItemVersion], exam: dict | None = None,
-                    progress: Progress | None = None) -> bytes:
-    """Export item versions (media embedded in the package) and an optional exam as QTI 3.0."""
+                    progress: Progress | None = None, xsd_dir: str | None = None) -> bytes:
+    """Export item versions (media embedded in the package) and an optional exam as QTI 3.0.
+
+    With `xsd_dir` (the official QTI 3.0 XSDs), the package is validated before it is returned.
+    """
     entries = []
     for v in versions:
         content = services.version_as_dict(v)
@@ -162,6 +165,6 @@ def export_versions(session: Session, versions: list[ItemVersion], exam: dict | 
     if not entries:
         raise ValidationFailed("nothing to export: no items match", code="nothing_to_export")
     try:
-        return qti.export_package(entries, exam, progress=progress)
+        return qti.export_package(entries, exam, progress=progress, xsd_dir=xsd_dir)
     except qti.QtiError as exc:
         raise ValidationFailed(exc.message, code=exc.code) from None

@@ -84,7 +84,8 @@ class ExamQti(MethodView):
         from flask import send_file
 
         from .interchange import export_exam
-        data = export_exam(db_session(), current_user(), exam_id)
+        from flask import current_app
+        data = export_exam(db_session(), current_user(), exam_id, xsd_dir=current_app.config.get("QTI_XSD_DIR"))
         return send_file(BytesIO(data), mimetype="application/zip", as_attachment=True,
                          download_name=f"exam-{exam_id}-qti3.zip")
 

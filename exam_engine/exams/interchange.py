@@ -58,7 +58,7 @@ def _ident(value: str) -> str:
     return clean if re.match(r"^[A-Za-z_]", clean) else f"s_{clean}"[:64]
 
 
-def export_exam(session: Session, user: Any, exam_id: int, *, progress=None) -> bytes:  # noqa: ANN001
+def export_exam(session: Session, user: Any, exam_id: int, *, progress=None, xsd_dir: str | None = None) -> bytes:  # noqa: ANN001
     """The exam (its latest version) and every item it can draw, as a QTI 3.0 package."""
     exam = services.managed_exam(session, user, exam_id)
     version = services.version_of(session, exam)
@@ -79,7 +79,8 @@ def export_exam(session: Session, user: Any, exam_id: int, *, progress=None) -> 
                                  "sections": sections}
     if defn.get("time_limit_s"):
         exam_dict["time_limit_s"] = defn["time_limit_s"]
-    return interchange.export_versions(session, [versions[v] for v in vids], exam_dict, progress=progress)
+    return interchange.export_versions(session, [versions[v] for v in vids], exam_dict, progress=progress,
+                                       xsd_dir=xsd_dir)
 
 
 def register() -> None:

@@ -47,3 +47,12 @@ def test_fixture_package_with_a_test_becomes_an_exam_draft(client, bank_items):
     for exam in drafted:
         got = client.get(f"/api/v1/exams/{exam['exam_id']}", headers=h).get_json()
         assert got["status"] == "draft" and got["definition"]["sections"]
+
+
+@pytest.mark.fixtures
+def test_exports_validate_against_the_official_xsd(client, app, make_exam, bank_items):
+    bank_id, _, h = bank_items
+    app.config["QTI_XSD_DIR"] = str(fixture_path("qti3", "xsd"))
+    exam_id = make_exam()
+    assert client.get(f"/api/v1/exams/{exam_id}/qti", headers=h).status_code == 200  # validated before it is sent
+    assert client.get(f"/api/v1/banks/{bank_id}/qti", headers=h).status_code == 200
