@@ -54,9 +54,13 @@ class LiveServer:
         return self.url + path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """The engine with the web client, on a temp SQLite database seeded with the demo."""
+    """The engine with the web client, on a temp SQLite database seeded with the demo (one per test module).
+
+    Per module because the engine's SocketIO object is process-wide and bound by the latest create_app:
+    a fresh server per module is bound to its own app whatever other tests created in between.
+    """
     from werkzeug.serving import make_server
 
     from exam_engine.app import create_app

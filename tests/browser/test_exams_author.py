@@ -56,7 +56,7 @@ def test_build_and_publish_an_exam(new_page, live_server):
     page.get_by_label("Title shown to learners").fill("HTTPS")
     page.get_by_label("Find published items").fill("HSTS")
     page.get_by_role("button", name="Search").click()
-    page.get_by_role("button", name="Add “What HSTS tells a browser” to section 1").click()
+    page.get_by_role("button", name="Add “What HSTS tells a browser” to section 1").first.click()
     page.get_by_label("Find published items").fill("CORS")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("button", name=re.compile("^Add “.*CORS.*” to section 1")).first.click()
