@@ -20,7 +20,12 @@ from .schemas import (
     ItemDeliverySchema, ItemPageSchema, ItemSearchArgsSchema, ItemVersionAuthoringSchema, MediaSchema,
     QtiImportReportSchema, ShareOutSchema, ShareSchema,
 )
-from .web import author, request_session
+from .models import Media
+from .web import author, caller, request_session
+
+#: Checks fn(session, user, media) -> bool that let a non-author see a media file (the engine registers one:
+#: a learner whose attempt's form shows the file).
+MEDIA_VIEWERS: list = []
 
 blp = Blueprint("bank", __name__, url_prefix="/api/v1", description="Item banks, items and their versions")
 
@@ -276,9 +281,16 @@ class BankQti(MethodView):
 @blp.route("/banks/<int:bank_id>/media/<int:media_id>/<path:filename>")
 class MediaFile(MethodView):
     def get(self, bank_id, media_id, filename):
-        """The bytes of a media file (authors; learners get media through their attempt)."""
-        user, session = author(), request_session()
-        media = services.get_media(session, user, bank_id, media_id)
+        """The bytes of a media file: for the bank's authors, and for learners whose attempt shows it."""
+        user, session = caller(), request_session()
+        if user.role in ("instructor", "admin"):
+            media = services.get_media(session, user, bank_id, media_id)
+        else:
+            media = session.get(Media, media_id)
+            allowed = media is not None and media.bank_id == bank_id and any(
+                check(session, user, media) for check in MEDIA_VIEWERS)
+            if not allowed:
+                raise NotFound("no such media file", code="media_not_found")
         resp = send_file(BytesIO(media.data), mimetype=media.content_type, download_name=media.filename)
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Content-Security-Policy"] = "default-src 'none'"

@@ -10,7 +10,7 @@ from ..auth.guard import current_user, require
 from ..db import db_session, utcnow
 from ..errors import NotFound
 from ..sessions import services as session_services
-from ..sessions.schemas import ResultSchema, SessionSummarySchema
+from ..sessions.schemas import OwnAttemptSchema, ResultSchema, SessionSummarySchema
 from ..sessions.sockets import emit_time
 from . import services
 from .schemas import ExaminerAssignSchema, ExamListArgsSchema, ExamPageSchema, ExamSchema, ExamWriteSchema
@@ -129,6 +129,14 @@ class ExamSessions(MethodView):
                                                           user_agent=request.headers.get("User-Agent"))
         session.commit()
         return session_services.summary(attempt, utcnow()), 201 if created else 200
+
+
+@blp.route("/sessions")
+class OwnSessions(MethodView):
+    @blp.response(200, OwnAttemptSchema(many=True))
+    def get(self):
+        """The caller's own attempts, newest first; scores only where the result is released."""
+        return session_services.list_own_attempts(db_session(), current_user(), utcnow())
 
 
 @blp.route("/sessions/<string:session_id>")

@@ -74,7 +74,17 @@ class ResultSchema(Schema):
     sections = fields.Dict()
     items = fields.Dict()
     log_head = fields.String(allow_none=True)
+    order = fields.List(fields.String(), metadata={"description": "item ids in the learner's order"})
     theta = fields.Float(allow_none=True, metadata={"description": "ability estimate (adaptive exams)"})
     theta_se = fields.Float(allow_none=True)
     submitted_at = fields.DateTime(allow_none=True)
     scored_at = fields.DateTime(allow_none=True)
+
+
+class OwnAttemptSchema(SessionSummarySchema):
+    title = fields.String()
+    is_released = fields.Boolean()
+    score = fields.Float(allow_none=True)
+    max_score = fields.Float(allow_none=True)
+    percentage = fields.Float(allow_none=True)
+    passed = fields.Boolean(allow_none=True)

@@ -571,6 +571,7 @@ def result_for(session: Session, user: User, session_id: str, *, now: datetime) 
            "max_score": res["max_score"], "percentage": res["percentage"], "passed": res["passed"],
            "pending": res["status"] == "pending", "sections": res["sections"], "log_head": res.get("log_head"),
            "theta": res.get("theta"), "theta_se": res.get("theta_se"),
+           "order": [str(e["item_id"]) for e in attempt.form],
            "submitted_at": attempt.submitted_at, "scored_at": attempt.scored_at,
            "items": {k: {"score": v["score"], "max_score": v["max_score"], "is_correct": v["is_correct"],
                          "is_pending_manual": v["is_pending_manual"]} for k, v in res["items"].items()}}
@@ -741,7 +742,36 @@ def erase_attempt_identity(session: Session, user: User) -> None:
 
 
 def register_privacy() -> None:
+    from item_bank.api import MEDIA_VIEWERS
+    if learner_sees_media not in MEDIA_VIEWERS:
+        MEDIA_VIEWERS.append(learner_sees_media)
     from ..auth.privacy import ERASERS, EXPORTERS
     EXPORTERS["attempts"] = export_attempts
     if erase_attempt_identity not in ERASERS:
         ERASERS.append(erase_attempt_identity)
+
+
+def learner_sees_media(session: Session, user: User, media: Any) -> bool:
+    """True when one of the user's attempts pins an item version whose content shows this media file."""
+    url = f"/api/v1/banks/{media.bank_id}/media/{media.id}/"
+    for form in session.scalars(select(ExamSession.form).where(ExamSession.user_id == user.id)):
+        ids = [e["version_id"] for e in form]
+        if not ids:
+            continue
+        for version in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(ids))):
+            if url in version.stem or url in str(version.interaction):
+                return True
+    return False
+
+
+def list_own_attempts(session: Session, user: User, now: datetime) -> list[dict]:
+    """The caller's attempts, newest first, with their exam's title and the result when released."""
+    rows = []
+    for a in session.scalars(select(ExamSession).where(ExamSession.user_id == user.id)
+                             .order_by(ExamSession.started_at.desc())):
+        version = session.get(ExamVersion, a.exam_version_id)
+        released = is_released(session, a, now)
+        rows.append({**summary(a, now), "title": version.title, "is_released": released,
+                     "score": a.score if released else None, "max_score": a.max_score if released else None,
+                     "percentage": a.percentage if released else None, "passed": a.is_passed if released else None})
+    return rows

@@ -240,3 +240,33 @@ def test_proctoring_settings_are_checked_when_written(client, bank_items):
         "title": "x", "sections": [{"id": "a", "items": [ids["choice"]]}],
         "proctoring": {"level": "strict", "settings": {"max_focus_lossez": 3}}}})
     assert resp.status_code == 422 and "proctoring.max_focus_lossez" in resp.get_json()["error"]["details"]
+
+
+def test_own_attempts_listing_and_result_order(client, started, learner, auth):
+    _, sid, sc, state = started
+    emit(sc, "submit", {"session_id": sid, "seq": 1})
+    rows = client.get("/api/v1/sessions", headers=auth(learner)).get_json()
+    assert rows[0]["id"] == sid and rows[0]["title"] == "Sample exam" and rows[0]["is_released"] is True
+    result = client.get(f"/api/v1/sessions/{sid}/result", headers=auth(learner)).get_json()
+    assert result["order"] == [str(i["item_id"]) for i in state["items"]]
+
+
+def test_learner_sees_media_of_items_on_their_form_only(client, bank_items, make_user, auth, socket_for):
+    import io
+    bank_id, _, h = bank_items
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    media = client.post(f"/api/v1/banks/{bank_id}/media", headers=h, content_type="multipart/form-data",
+                        data={"file": (io.BytesIO(png), "fig.png", "image/png")}).get_json()
+    from tests.factories import item
+    body = item("choice", stem=f'<p>Look: <img src="{media["url"]}" alt="figure"></p>')
+    iid = client.post(f"/api/v1/banks/{bank_id}/items", headers=h, json=body).get_json()["item_id"]
+    client.post(f"/api/v1/items/{iid}/publish", headers=h)
+    exam_id = client.post("/api/v1/exams", headers=h, json={"definition": {"title": "Img", "sections": [
+        {"id": "a", "items": [iid]}]}}).get_json()["id"]
+    client.post(f"/api/v1/exams/{exam_id}/publish", headers=h)
+    taker, other = make_user("learner"), make_user("learner")
+    assert client.get(media["url"], headers=auth(taker)).status_code == 404  # not before the attempt
+    client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(taker))
+    got = client.get(media["url"], headers=auth(taker))
+    assert got.status_code == 200 and got.data == png
+    assert client.get(media["url"], headers=auth(other)).status_code == 404
