@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from .validation import ITEM_TYPES
 
@@ -15,10 +15,34 @@ def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+def _nul_paths(value, path: str = "") -> list[str]:  # noqa: ANN001
+    """Where a NUL character hides in a JSON value (no database stores it in text)."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for k, v in value.items():
+            key = f"{path}.{k}" if path else str(k)
+            found += ([key] if "\x00" in str(k) else []) + _nul_paths(v, key)
+        return found
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _nul_paths(v, f"{path}[{i}]")]
+    return []
+
+
 class StrictSchema(Schema):
+    """Unknown keys are refused; so are NUL characters anywhere in the input."""
+
     class Meta:
         unknown = RAISE
         ordered = True
+
+    @pre_load
+    def _refuse_nul(self, data, **_kwargs):  # noqa: ANN001, ANN202
+        bad = _nul_paths(data)
+        if bad:
+            raise ValidationError({p: ["must not contain NUL characters"] for p in bad[:20]})
+        return data
 
 
 class PageArgsSchema(StrictSchema):

@@ -95,3 +95,12 @@ def test_every_error_is_one_format(client):
         body = resp.get_json()
         assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
         json.dumps(body)
+
+
+def test_nul_characters_are_refused_everywhere(client, setup):
+    bank_id, h = setup
+    resp = client.post("/api/v1/banks", headers=h, json={"name": "x", "description": "a\u0000b"})
+    assert resp.status_code == 422 and "description" in resp.get_json()["error"]["details"]
+    bad_item = item(scoring={"correct": ["paris"], "points": 1}, metadata={"tags": ["ok", "nu\u0000l"]})
+    resp = client.post(f"/api/v1/banks/{bank_id}/items", headers=h, json=bad_item)
+    assert resp.status_code == 422 and "metadata.tags[1]" in resp.get_json()["error"]["details"]
