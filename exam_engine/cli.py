@@ -29,7 +29,10 @@ def serve(host: str, port: int) -> None:
     from .jobs import start_background_jobs
     start_background_jobs(app)
     click.echo(f"serving on http://{host}:{port} (async mode {socketio.async_mode})", err=True)
-    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, allow_unsafe_werkzeug=True)
+    # gevent's default listen backlog (128) drops SYNs when a thousand learners start at once:
+    # they retry a second later. The kernel caps it at net.core.somaxconn.
+    extra = {"backlog": int(os.environ.get("EXAM_ENGINE_LISTEN_BACKLOG", 2048))} if socketio.async_mode == "gevent" else {}
+    socketio.run(app, host=host, port=port, log_output=False, use_reloader=False, allow_unsafe_werkzeug=True, **extra)
 
 
 @main_group.command("init-db")
