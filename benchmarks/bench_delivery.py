@@ -213,9 +213,9 @@ def run_clients(args: argparse.Namespace, base: str, exam_id: int, tokens_file: 
     n = args.learners
     lead = 4.0 + 0.002 * n  # time for the client processes to start and build their clients
     storm_at = time.time() + lead
-    storm_budget = max(15.0, n / 50)
+    storm_budget = max(15.0, n / 20)
     sustain_at = storm_at + storm_budget
-    saturate_at = sustain_at + args.sustain_s + 5
+    saturate_at = sustain_at + args.sustain_s + 12  # room for the last acks (10 s timeout)
     end_at = saturate_at + args.saturate_s
     per = -(-n // args.client_procs)
     procs, outs = [], []
@@ -292,6 +292,7 @@ def summarise(r: dict, args: argparse.Namespace) -> dict:
         "saturate_p50_ms": pct(r["saturate_lat"], 50) * 1000, "saturate_p99_ms": pct(r["saturate_lat"], 99) * 1000,
         "cpu_storm": cpu("storm", "storm_end"), "cpu_sustain": cpu("sustain", "sustain_end"),
         "cpu_saturate": cpu("saturate", "saturate_end"),
+        "phase_delay_s": [round(r.get("sustain_delay_s", 0), 1), round(r.get("saturate_delay_s", 0), 1)],
         "error_samples": (r["storm_errors"][:3] + r["sustain_errors"][:3] + r["saturate_errors"][:3]),
     }
 

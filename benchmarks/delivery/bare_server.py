@@ -68,7 +68,9 @@ def main() -> None:
         sample = json.load(fh)
     app, sio = build(sample, args.async_mode)
     print(f"bare server on 127.0.0.1:{args.port} ({sio.async_mode})", file=sys.stderr, flush=True)
-    sio.run(app, host="127.0.0.1", port=args.port, log_output=False, use_reloader=False, allow_unsafe_werkzeug=True)
+    extra = {"backlog": 2048} if sio.async_mode == "gevent" else {}  # as `exam-engine serve`
+    sio.run(app, host="127.0.0.1", port=args.port, log_output=False, use_reloader=False, allow_unsafe_werkzeug=True,
+            **extra)
 
 
 if __name__ == "__main__":
