@@ -52,6 +52,9 @@ def load_config(instance_path: Path) -> dict:
         "HEARTBEAT_INTERVAL_S": float(env.get("EXAM_ENGINE_HEARTBEAT_S", 2)),
         "OUTAGE_THRESHOLD_S": float(env.get("EXAM_ENGINE_OUTAGE_THRESHOLD_S", 10)),
         "BACKGROUND_JOBS": env.get("EXAM_ENGINE_BACKGROUND_JOBS", "1") == "1",
+        # Behind a reverse proxy: take the learner's address from X-Forwarded-For (only if the proxy sets it).
+        "TRUST_PROXY": env.get("EXAM_ENGINE_TRUST_PROXY", "0") == "1",
+        "MONITOR_BATCH_S": float(env.get("EXAM_ENGINE_MONITOR_BATCH_S", 1.0)),
         # flask-smorest / OpenAPI
         "API_TITLE": "Exam engine",
         "API_VERSION": "v1",
