@@ -7,6 +7,7 @@ event or job that called them commits once.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import current_app, g
@@ -45,8 +46,8 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
         return engine
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_size", int(os.environ.get("EXAM_ENGINE_DB_POOL_SIZE", 10)))
+        kwargs.setdefault("max_overflow", int(os.environ.get("EXAM_ENGINE_DB_MAX_OVERFLOW", 20)))
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
