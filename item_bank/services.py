@@ -11,7 +11,7 @@ import html as html_lib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -382,10 +382,6 @@ def list_media(session: Session, user: Any, bank_id: int) -> Sequence[Media]:
     get_bank(session, user, bank_id)
     return session.scalars(select(Media).where(Media.bank_id == bank_id).order_by(Media.id)).all()
 
-
-def items_by_ids(session: Session, version_ids: Iterable[int]) -> dict[int, ItemVersion]:
-    ids = list(version_ids)
-    return {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(ids)))} if ids else {}
 
 
 def list_shares(session: Session, user: Any, bank_id: int) -> list[tuple[int, str, str]]:

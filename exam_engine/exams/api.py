@@ -11,7 +11,6 @@ from ..db import db_session, utcnow
 from ..errors import NotFound
 from ..sessions import services as session_services
 from ..sessions.schemas import OwnAttemptSchema, ResultSchema, SessionSummarySchema
-from ..sessions.sockets import emit_time
 from . import services
 from .schemas import ExaminerAssignSchema, ExamListArgsSchema, ExamPageSchema, ExamSchema, ExamWriteSchema
 
@@ -155,5 +154,3 @@ class SessionResult(MethodView):
         """The result: for the learner once released (exam policy), for staff always. No keys."""
         return session_services.result_for(db_session(), current_user(), session_id, now=utcnow())
 
-
-__all__ = ["blp", "emit_time"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -87,5 +86,3 @@ def register() -> None:
     if exam_draft_from_test not in interchange.EXAM_DRAFT_WRITER:
         interchange.EXAM_DRAFT_WRITER.append(exam_draft_from_test)
 
-
-__all__ = ["datetime", "export_exam", "exam_draft_from_test", "register"]

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from item_bank import services as bank_services
 from item_bank.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from item_bank.models import Item, ItemVersion
+from item_bank.models import ItemVersion
 
 from ..auth.models import User
 from .assembly import check_assemblable

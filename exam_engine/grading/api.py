@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -136,5 +136,3 @@ class Calibrate(MethodView):
         session.commit()
         return out
 
-
-__all__ = ["blp", "request"]

@@ -199,11 +199,9 @@ def grade_attempts(session: Session, attempts: list[ExamSession], overrides: dic
     scores = score_batch.grade_batch(compiled_items, item_index, resp)
     out: dict[str, list[dict]] = {a.id: [] for a in attempts}
     for k, (a, e, r) in enumerate(rows):
-        manual = (r.item_score or {}).get("manual") if r is not None and r.item_score else None
+        manual = session_services.manual_mark(r)
         if manual is not None:
-            s = scoring.ItemScore(score=float(manual["score"]), max_score=float(scores.max_score[k]),
-                                  is_correct=float(manual["score"]) >= float(scores.max_score[k]),
-                                  detail={"manual": manual}, weight=float(scores.weight[k]))
+            s = session_services.manual_item_score(manual, scores.max_score[k], scores.weight[k])
         else:
             s = scoring.ItemScore(score=float(scores.score[k]), max_score=float(scores.max_score[k]),
                                   is_correct=bool(scores.is_correct[k]), is_pending_manual=bool(scores.is_pending_manual[k]),

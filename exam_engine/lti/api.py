@@ -16,7 +16,7 @@ from .keys import load_tool_key
 from .schemas import (CourseSchema, LinkExamSchema, MemberSchema, OutboxArgsSchema, OutboxRowSchema, PlatformSchema,
                       PlatformUpdateSchema, PlatformWriteSchema, ResourceLinkSchema, RosterReportSchema,
                       RosterSyncSchema, ToolInfoSchema)
-from .views import DEEP_LINK_PATH, LOGIN_PATH, _public, launch_url
+from .views import LOGIN_PATH, _public, launch_url
 
 blp = Blueprint("lti_api", __name__, url_prefix="/api/v1", description="LTI 1.3 registrations, links, grades, rosters")
 

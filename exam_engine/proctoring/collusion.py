@@ -132,7 +132,6 @@ def screen(records: Sequence[AttemptAnswers], *, alpha: float = 0.05, min_identi
     prop_wrong = np.divide(wrong.sum(axis=1), n_answered, out=np.zeros(n), where=n_answered > 0)
     # identical[a, b]: items both got wrong with the same response.
     identical = np.zeros((n, n), dtype=np.int64)
-    both_wrong = wrong.astype(np.int64) @ wrong.T.astype(np.int64)
     match_prob = np.zeros(len(items))  # ESA: chance that two wrong answers to the item coincide
     for j in range(len(items)):
         k = len(vocab[j])

@@ -341,7 +341,7 @@ def notice(policy: Policy) -> dict:
     text = ("This exam is proctored. We record " + "; ".join(records) + "."
             + (f" A webcam picture is taken every {s['snapshot_interval_s']} seconds." if webcam else "")
             + (" If a rule is broken, " + ", ".join(actions) + "." if actions else "")
-            + f" Examiners of this exam review the records; other learners never see them."
+            + " Examiners of this exam review the records; other learners never see them."
             + f" They are deleted {s['retention_days']} days after the attempt.")
     return {"level": policy.level, "is_recorded": True, "records": records, "webcam": webcam,
             "snapshot_interval_s": s["snapshot_interval_s"], "consent_required": webcam,

@@ -450,6 +450,18 @@ def key_overrides(session: Session, exam_id: int) -> dict[int, dict]:
     return {o.item_id: o.scoring for o in session.scalars(select(ExamKeyOverride).where(ExamKeyOverride.exam_id == exam_id))}
 
 
+def manual_mark(row: SessionResponse | None) -> dict | None:
+    """The resolved manual mark stored with a response (essays), if any."""
+    return (row.item_score or {}).get("manual") if row is not None and row.item_score else None
+
+
+def manual_item_score(manual: dict, points: float, weight: float) -> scoring.ItemScore:
+    """The ItemScore of a resolved manual mark: it replaces what the graders say."""
+    value, points = float(manual["score"]), float(points)
+    return scoring.ItemScore(score=value, max_score=points, is_correct=value >= points, detail={"manual": manual},
+                             weight=float(weight))
+
+
 def grade_entries(session: Session, attempt: ExamSession, overrides: dict | None = None) -> list[dict]:
     """Grade every item of the form with the scoring library (manual grades kept in item_score)."""
     if overrides is None:
@@ -463,11 +475,9 @@ def grade_entries(session: Session, attempt: ExamSession, overrides: dict | None
         row = rows.get(entry["item_id"])
         response = row.response if row else None
         key = (overrides or {}).get(entry["item_id"], version.scoring)
-        manual = (row.item_score or {}).get("manual") if row and row.item_score else None
+        manual = manual_mark(row)
         if manual is not None:
-            item_score = scoring.ItemScore(score=float(manual["score"]), max_score=float(key.get("points", 1)),
-                                           is_correct=float(manual["score"]) >= float(key.get("points", 1)),
-                                           detail={"manual": manual}, weight=float(key.get("weight", 1)))
+            item_score = manual_item_score(manual, key.get("points", 1), key.get("weight", 1))
         else:
             try:
                 item_score = scoring.grade_item(version.type, key, response, version.interaction)

@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable
 
 from flask import current_app, request, session as socket_session
-from flask_socketio import ConnectionRefusedError, Namespace, disconnect, emit, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, disconnect, join_room
 
 from item_bank.errors import DomainError
 

@@ -82,15 +82,22 @@ def run_sweep_once(app: Flask) -> list[tuple[str, float]]:
         return closed
 
 
-def push_times(app: Flask) -> int:
-    """Send every open attempt its remaining time (learners correct their countdowns)."""
-    from .sockets import emit_time
+def push_times(app: Flask, *, local_only: bool = False) -> int:
+    """Send open attempts their remaining time (learners correct their countdowns).
+
+    With `local_only` (the periodic push, which runs in every worker) only attempts whose connection is on
+    this worker are pushed, so N workers do not push every attempt N times through the message queue.
+    """
+    from .sockets import NAMESPACE, emit_time
     with app.app_context():
         db = get_db().session()
         try:
             attempts = db.scalars(select(ExamSession).where(ExamSession.status.in_(OPEN))).all()
         finally:
             db.close()
+        if local_only:
+            manager = socketio.server.manager
+            attempts = [a for a in attempts if a.active_sid and manager.is_connected(a.active_sid, NAMESPACE)]
         now = utcnow()
         for attempt in attempts:
             emit_time(attempt, now)
@@ -122,7 +129,7 @@ def time_sync_job(app: Flask) -> None:
     while True:
         socketio.sleep(interval)
         try:
-            push_times(app)
+            push_times(app, local_only=True)
         except Exception:  # noqa: BLE001
             log.exception("time sync failed")
 

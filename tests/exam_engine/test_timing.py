@@ -229,3 +229,14 @@ def test_audit_verify_cli(started, app, db):
     db.commit()
     bad = runner.invoke(audit_verify, [sid], obj=app)
     assert bad.exit_code == 1 and "entry 1" in bad.output
+
+
+def test_periodic_time_push_only_for_attempts_connected_to_this_worker(app, started, client, make_exam, make_user, auth):
+    from exam_engine.sessions.sweeper import push_times
+    _, sid, sc, _ = started
+    start(client, make_exam(), make_user("learner"), auth)  # started, never joined: no connection here
+    sc.get_received("/exam")
+    assert push_times(app, local_only=True) == 1
+    pushed = [e for e in sc.get_received("/exam") if e["name"] == "time"]
+    assert pushed and pushed[0]["args"][0]["session_id"] == sid
+    assert push_times(app) == 2  # after an outage credit every open attempt is pushed
