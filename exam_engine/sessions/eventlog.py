@@ -32,13 +32,19 @@ def entry_hash(prev_hash: str, idx: int, kind: str, at: datetime, actor_id: int 
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def prepare(prev_hash: str, idx: int, kind: str, data: dict | None, *, at: datetime,
+            actor_id: int | None) -> tuple[dict, str]:
+    """The data to store and the hash of entry `idx` after `prev_hash` (the one rule for every writer)."""
+    # Store exactly what is hashed: the JSON form (datetimes as ISO strings).
+    data = json.loads(canonical(data or {}))
+    return data, entry_hash(prev_hash, idx, kind, at, actor_id, data)
+
+
 def append(session: Session, attempt: ExamSession, kind: str, data: dict | None, *, at: datetime,
            actor_id: int | None) -> SessionEvent:
     """Append an entry; the caller holds the attempt's row lock (so idx and head stay consistent)."""
-    # Store exactly what is hashed: the JSON form (datetimes as ISO strings).
-    data = json.loads(canonical(data or {}))
     idx = attempt.log_length + 1
-    digest = entry_hash(attempt.log_head, idx, kind, at, actor_id, data)
+    data, digest = prepare(attempt.log_head, idx, kind, data, at=at, actor_id=actor_id)
     event = SessionEvent(session_id=attempt.id, idx=idx, kind=kind, data=data, at=at, actor_id=actor_id,
                          prev_hash=attempt.log_head, hash=digest)
     session.add(event)

@@ -305,7 +305,12 @@ _FROZEN: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
 def _frozen(session: Session, key: tuple, load: Callable[[], Any]) -> Any:
     """A fact of an immutable row (a published exam or item version), cached per engine, bounded."""
-    cache = _FROZEN.setdefault(session.get_bind(), {})
+    return frozen_fact(session.get_bind(), key, load)
+
+
+def frozen_fact(engine: Any, key: tuple, load: Callable[[], Any]) -> Any:
+    """`_frozen` for callers holding a Core connection (`conn.engine`) instead of an ORM session."""
+    cache = _FROZEN.setdefault(engine, {})
     if key not in cache:
         if len(cache) > 20_000:
             cache.clear()

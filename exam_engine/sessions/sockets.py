@@ -14,8 +14,10 @@ from typing import Any, Callable
 
 from flask import current_app, request, session as socket_session
 from flask_socketio import ConnectionRefusedError, Namespace, disconnect, join_room
+from marshmallow import ValidationError
 
 from item_bank.errors import DomainError
+from item_bank.schemas import _nul_paths
 
 from ..auth.models import User
 from ..auth.services import user_for_token
@@ -24,7 +26,7 @@ from ..errors import ack_error
 from ..extensions import socketio
 from ..proctoring import notify as proctoring_notify, services as proctoring_services
 from ..proctoring.schemas import SignalSchema
-from . import metrics, services
+from . import answers, metrics, services
 from .schemas import AnswerSchema, FlagSchema, JoinSchema, NavigateSchema, SubmitSchema, TimeSchema
 
 log = logging.getLogger("exam_engine.sockets")
@@ -144,12 +146,23 @@ class ExamNamespace(Namespace):
         return self._run(JoinSchema, payload, work, needs_join=False)
 
     def on_answer(self, payload=None):  # noqa: ANN001
-        def work(db, user, data):  # noqa: ANN001
-            ack = services.record_answer(db, user, data["session_id"], item_id=data["item_id"],
-                                         response=data["response"], seq=data["seq"], now=utcnow())
+        """Queued for the worker's next group commit (sessions/answers.py); acked once committed."""
+        t0 = time.perf_counter()
+        data = _answer_payload(payload)
+        if "ok" in data:
+            return data
+        if socket_session.get("session_id") != data["session_id"]:
+            return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
+        answer = answers.Answer(user_id=socket_session["user_id"], session_id=data["session_id"], item_id=data["item_id"],
+                                response=data["response"], seq=data["seq"], now=utcnow())
+        answers.group_commit(current_app).submit(answer)
+        metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
+        if answer.disconnect:
+            disconnect()
+        elif answer.ack.get("ok"):
             metrics.ANSWERS.inc()
-            return ack, (lambda: notify_examiners_by_id(data["session_id"], light=True))
-        return self._run(AnswerSchema, payload, work)
+            notify_examiners_by_id(data["session_id"], light=True)
+        return answer.ack
 
     def on_flag(self, payload=None):  # noqa: ANN001
         def work(db, user, data):  # noqa: ANN001
@@ -209,6 +222,27 @@ class ExamNamespace(Namespace):
         if handler is None and event not in ("connect", "disconnect"):
             return {"ok": False, "error": {"code": "unknown_event", "message": f"no event {event!r} on {NAMESPACE}"}}
         return super().trigger_event(event, *args)
+
+
+_ANSWER_KEYS = frozenset(("session_id", "item_id", "response", "seq"))
+
+
+def _answer_payload(payload: Any) -> dict:
+    """A well-formed answer as it is, else what AnswerSchema says of it (the same checks, the same errors)."""
+    if isinstance(payload, dict) and payload.keys() == _ANSWER_KEYS:
+        sid, item, seq = payload["session_id"], payload["item_id"], payload["seq"]
+        if (type(sid) is str and 0 < len(sid) <= 64 and type(item) is int and type(seq) is int
+                and 0 < seq <= 2**31 - 1 and not _nul_paths(payload)):
+            return payload
+    if not isinstance(payload, dict):
+        return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
+    try:
+        return _ANSWER_SCHEMA.load(payload)
+    except ValidationError as exc:
+        return ack_error(exc)
+
+
+_ANSWER_SCHEMA = AnswerSchema()
 
 
 def emit_status(session_id: str, status: str, reason: str) -> None:

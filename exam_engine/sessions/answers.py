@@ -1,0 +1,293 @@
+"""Answers by group commit: every answer waiting in a worker is written in one transaction, then acked.
+
+`record_answer` in services.py writes one answer per transaction through the
+ORM: about ten round trips and 3 ms of CPU each, which caps a worker near 200
+answers/s. Here the answers that arrive while a transaction is in flight wait
+for the next one, and a whole batch costs a handful of statements: one
+`SELECT ... FOR UPDATE` of the attempts (ordered by id, so two batches cannot
+deadlock), one read of the current responses, then multi-row inserts and
+updates of responses, log entries, applied sequence numbers and attempt heads,
+and one commit. With one learner the batch has one answer and nothing waits;
+under load the batches grow by themselves (no timer, no added latency).
+
+The rules are `record_answer`'s, applied in order within the batch: the
+attempt is the caller's own and its account active; a replayed seq gets the
+first ack again (`duplicate: true`); paused, closed and overdue attempts,
+answers to items not on the form, to a locked item under linear navigation or
+of the wrong shape are refused with their codes and write nothing; an older seq
+never overwrites a newer answer (`stale: true`); each applied answer appends a
+hash-chained log entry. Acks are released only after the commit. If the batch
+transaction fails as a whole (a deadlock, a lost connection, anything), every
+answer of it is retried alone through `record_answer`, so one bad answer never
+takes its neighbours down and nothing acknowledged is ever lost. Adaptive
+attempts (whose form grows) always go through `record_answer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.engine import Connection
+
+import scoring
+from item_bank.models import ItemVersion
+
+from ..auth.models import User
+from ..errors import ack_error
+from ..exams.models import ExamVersion
+from . import eventlog, services, timing
+from .models import AppliedSeq, ExamSession, SessionEvent, SessionResponse
+from .statuses import CLOSED, Status
+
+log = logging.getLogger("exam_engine.answers")
+
+S = ExamSession.__table__
+R = SessionResponse.__table__
+E = SessionEvent.__table__
+Q = AppliedSeq.__table__
+U = User.__table__
+
+_UPDATE_RESPONSE = (update(R).where(R.c.session_id == bindparam("b_sid"), R.c.item_id == bindparam("b_item"))
+                    .values(response=bindparam("b_response", type_=R.c.response.type),
+                            seq=bindparam("b_seq"), saved_at=bindparam("b_at", type_=R.c.saved_at.type)))
+_UPDATE_HEAD = (update(S).where(S.c.id == bindparam("b_sid"))
+                .values(last_seq=bindparam("b_last_seq"), log_length=bindparam("b_length"), log_head=bindparam("b_head")))
+
+
+@dataclass(eq=False)
+class Answer:
+    """One learner's answer waiting for its batch."""
+
+    user_id: int
+    session_id: str
+    item_id: int
+    response: Any
+    seq: int
+    now: datetime
+    ack: dict | None = None
+    #: The account was found disabled: the handler drops the connection after the ack.
+    disconnect: bool = False
+    #: Set when the answer was written (or refused) and `ack` is final.
+    done: threading.Event = field(default_factory=threading.Event)
+    #: Set with `done` when this waiter must lead the next batch.
+    lead: bool = False
+
+
+def _error(code: str, message: str, **details: Any) -> dict:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return {"ok": False, "error": body}
+
+
+class GroupCommit:
+    """Per database: the queue of answers and the one batch in flight."""
+
+    def __init__(self, database: Any, max_batch: int = 200) -> None:
+        self.database = database
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._pending: deque[Answer] = deque()
+        self._busy = False
+
+    def submit(self, answer: Answer) -> Answer:
+        """Queue the answer and return once it is committed (or refused); the caller may lead a batch."""
+        with self._lock:
+            self._pending.append(answer)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            answer.done.wait()
+            if not answer.lead:
+                return answer
+        while True:  # this waiter leads: write batches until its own answer is done, then hand over
+            with self._lock:
+                batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
+            self._write(batch)
+            with self._lock:
+                if answer.ack is not None or not self._pending:
+                    if self._pending:
+                        nxt = self._pending[0]
+                        nxt.lead = True
+                        nxt.done.set()
+                    else:
+                        self._busy = False
+                    return answer
+
+    def _write(self, batch: list[Answer]) -> None:
+        alone: list[Answer] = []
+        try:
+            try:
+                with self.database.engine.begin() as conn:
+                    alone = write_batch(conn, batch)
+            except Exception:  # noqa: BLE001 - the whole batch is retried answer by answer below
+                log.warning("answer batch failed; writing its %d answers one by one", len(batch), exc_info=True)
+                alone = batch
+            for answer in alone:
+                answer.ack = None
+                _write_alone(self.database, answer)
+        finally:
+            for answer in batch:
+                if answer.ack is None:  # only if something above failed unexpectedly
+                    answer.ack = _error("internal_error", "an unexpected error occurred; it has been logged")
+                answer.done.set()
+
+
+def _write_alone(database: Any, answer: Answer) -> None:
+    """One answer in its own transaction through the ORM path (adaptive attempts, failed batches)."""
+    session = database.session()
+    try:
+        user = session.get(User, answer.user_id)
+        if user is None or not user.is_active:
+            answer.ack, answer.disconnect = _error("unauthorized", "the account is disabled"), True
+            return
+        answer.ack = services.record_answer(session, user, answer.session_id, item_id=answer.item_id,
+                                            response=answer.response, seq=answer.seq, now=answer.now)
+        session.commit()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an error ack
+        session.rollback()
+        answer.ack = ack_error(exc)
+    finally:
+        session.close()
+
+
+def _item_facts(conn: Connection, version_id: int) -> tuple[str, dict]:
+    def load() -> tuple[str, dict]:
+        row = conn.execute(select(ItemVersion.type, ItemVersion.interaction).where(ItemVersion.id == version_id)).one()
+        return row.type, row.interaction
+    return services.frozen_fact(conn.engine, ("item", version_id), load)
+
+
+def _navigation(conn: Connection, exam_version_id: int) -> str:
+    def load() -> str:
+        defn = conn.execute(select(ExamVersion.definition).where(ExamVersion.id == exam_version_id)).scalar_one()
+        return defn.get("navigation", "free")
+    return services.frozen_fact(conn.engine, ("navigation", exam_version_id), load)
+
+
+def _form_index(conn: Connection, session_id: str, form: list | None) -> dict[int, tuple[int, int]]:
+    """item id -> (position on the form, pinned version id); a fixed form never changes, so it is cached."""
+    def load() -> dict[int, tuple[int, int]]:
+        entries = form if form is not None else conn.execute(select(S.c.form).where(S.c.id == session_id)).scalar_one()
+        return {entry["item_id"]: (i, entry["version_id"]) for i, entry in enumerate(entries)}
+    return services.frozen_fact(conn.engine, ("form", session_id), load)
+
+
+def write_batch(conn: Connection, batch: list[Answer]) -> list[Answer]:
+    """Apply the batch in `conn`'s transaction; sets each ack, returns the answers to write alone instead."""
+    ids = sorted({a.session_id for a in batch})
+    rows = {r.id: r for r in conn.execute(
+        select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.grace_s, S.c.position, S.c.last_seq,
+               S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, U.c.is_active)
+        .join(U, U.c.id == S.c.user_id).where(S.c.id.in_(ids)).order_by(S.c.id).with_for_update(of=S))}
+    replay_keys = [(a.session_id, a.seq) for a in batch
+                   if a.session_id in rows and a.seq <= rows[a.session_id].last_seq]
+    applied: dict[tuple[str, int], dict] = {}
+    if replay_keys:
+        applied = {(r.session_id, r.seq): r.ack for r in conn.execute(
+            select(Q.c.session_id, Q.c.seq, Q.c.ack).where(tuple_(Q.c.session_id, Q.c.seq).in_(replay_keys)))}
+    # Only pairs on the attempt's form reach SQL (an absurd item id is refused below, not sent to the database).
+    pairs = sorted({(a.session_id, a.item_id) for a in batch if a.session_id in rows
+                    and a.item_id in _form_index(conn, a.session_id, None)})
+    current = {(r.session_id, r.item_id): r.seq for r in conn.execute(
+        select(R.c.session_id, R.c.item_id, R.c.seq).where(tuple_(R.c.session_id, R.c.item_id).in_(pairs)))} if pairs else {}
+
+    heads: dict[str, list] = {}  # session id -> [last_seq, log_length, log_head]
+    new_responses: dict[tuple[str, int], dict] = {}
+    changed_responses: dict[tuple[str, int], dict] = {}
+    events, seqs, alone = [], [], []
+    for a in batch:
+        row = rows.get(a.session_id)
+        if row is None or row.user_id != a.user_id:
+            a.ack = _error("session_not_found", "no such attempt")
+            continue
+        if not row.is_active:
+            a.ack, a.disconnect = _error("unauthorized", "the account is disabled"), True
+            continue
+        if row.adaptive_state is not None:
+            alone.append(a)
+            continue
+        head = heads.setdefault(a.session_id, [row.last_seq, row.log_length, row.log_head])
+        key = (a.session_id, a.seq)
+        if a.seq <= head[0] and key in applied:
+            a.ack = {**applied[key], "duplicate": True}
+            continue
+        a.ack = _refusal(conn, row, a)
+        if a.ack is not None:
+            continue
+        rkey = (a.session_id, a.item_id)
+        stale = current.get(rkey, 0) > a.seq
+        ack: dict = {"ok": True, "seq": a.seq}
+        if stale:
+            ack["stale"] = True
+        else:
+            values = {"response": a.response, "seq": a.seq, "saved_at": a.now}
+            if rkey in new_responses:  # inserted by this batch: insert the newest value
+                new_responses[rkey].update(values)
+            elif rkey in current:
+                changed_responses[rkey] = values
+            else:
+                new_responses[rkey] = {"session_id": a.session_id, "item_id": a.item_id, **values}
+            current[rkey] = a.seq
+            idx = head[1] + 1
+            data, digest = eventlog.prepare(head[2], idx, "answer", {"item_id": a.item_id, "response": a.response,
+                                                                     "seq": a.seq}, at=a.now, actor_id=a.user_id)
+            events.append({"session_id": a.session_id, "idx": idx, "kind": "answer", "data": data, "at": a.now,
+                           "actor_id": a.user_id, "prev_hash": head[2], "hash": digest})
+            head[1], head[2] = idx, digest
+        seqs.append({"session_id": a.session_id, "seq": a.seq, "kind": "answer", "ack": ack})
+        applied[key] = ack
+        head[0] = max(head[0], a.seq)
+        a.ack = ack
+
+    if new_responses:
+        conn.execute(insert(R), list(new_responses.values()))
+    if changed_responses:
+        conn.execute(_UPDATE_RESPONSE, [{"b_sid": sid, "b_item": item, "b_response": v["response"], "b_seq": v["seq"],
+                                         "b_at": v["saved_at"]} for (sid, item), v in changed_responses.items()])
+    if events:
+        conn.execute(insert(E), events)
+    if seqs:
+        conn.execute(insert(Q), seqs)
+    moved = [{"b_sid": sid, "b_last_seq": h[0], "b_length": h[1], "b_head": h[2]} for sid, h in heads.items()
+             if (h[0], h[1]) != (rows[sid].last_seq, rows[sid].log_length)]
+    if moved:
+        conn.execute(_UPDATE_HEAD, moved)
+    return alone
+
+
+def _refusal(conn: Connection, row: Any, a: Answer) -> dict | None:
+    """`record_answer`'s refusals (open state, deadline, form, navigation, shape) as an error ack, or None."""
+    if row.status == Status.PAUSED.value:
+        return _error("session_paused", "the attempt is paused by an examiner")
+    if row.status in CLOSED:
+        return _error("session_closed", f"the attempt is already {row.status}")
+    if not timing.accepts_answers(row.deadline_at, row.grace_s, a.now):
+        return _error("deadline_passed", "the time for this attempt is over")
+    entry = _form_index(conn, a.session_id, None).get(a.item_id)
+    if entry is None:
+        return _error("unknown_item", f"item {a.item_id!r} is not on this attempt's form")
+    index, version_id = entry
+    if _navigation(conn, row.exam_version_id) == "linear" and index != row.position:
+        return _error("item_locked", "linear navigation: only the current item can be answered")
+    if a.response is not None:
+        item_type, interaction = _item_facts(conn, version_id)
+        try:
+            scoring.validate_response(item_type, interaction, a.response)
+        except scoring.InvalidResponse as exc:
+            return _error("invalid_response_shape", str(exc), reason=getattr(exc, "code", "invalid"))
+    return None
+
+
+def group_commit(app: Any) -> GroupCommit:
+    """The app's answer queue (one per app, so per database)."""
+    gc = app.extensions.get("exam_engine.answers")
+    if gc is None:
+        gc = app.extensions["exam_engine.answers"] = GroupCommit(app.extensions["exam_engine.db"])
+    return gc
