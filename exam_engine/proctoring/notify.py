@@ -17,8 +17,11 @@ from .services import Effects
 log = logging.getLogger("exam_engine.proctoring")
 
 
-def deliver(effects: Effects | None) -> None:
-    """Emit what a committed change means for the learner's page and the examiners' view."""
+def deliver(effects: Effects | None, *, refresh_row: bool = True) -> None:
+    """Emit what a committed change means for the learner's page and the examiners' view.
+
+    `refresh_row=False`: the caller refreshes the examiners' rows of changed attempts itself, for many at once.
+    """
     if not effects:
         return
     from ..monitor.sockets import NAMESPACE as MONITOR, notify
@@ -32,7 +35,8 @@ def deliver(effects: Effects | None) -> None:
         socketio.emit("flag", {"exam_id": effects.exam_id, "session_id": effects.session_id, "risk": effects.risk,
                                "alert": flag.get("alert", False), "flag": flag},
                       to=exam_room(effects.exam_id), namespace=MONITOR)
-    notify(effects.session_id, light=not effects.changed)
+    if refresh_row or not effects.changed:
+        notify(effects.session_id, light=not effects.changed)
 
 
 def limiter_for(app: Flask):  # noqa: ANN201
@@ -92,25 +96,44 @@ def remember_limit(conn: dict, ack: dict) -> None:
 
 
 def scan_once(app: Flask) -> int:
-    """Run the server-side rules on every attempt that needs it, one short transaction each; returns how many."""
+    """Run the server-side rules on every attempt that needs it, a chunk of attempts per transaction; returns how many."""
+    from ..monitor.sockets import flush_ids
+    from .scan import CHUNK, scan_chunk
     now = utcnow()
     with app.app_context():
         db = get_db().session()
         try:
             ids = services.attempts_to_scan(db, now=now)
             db.rollback()
-            for sid in ids:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start:start + CHUNK]
                 try:
-                    effects = services.scan_attempt(db, sid, now=now)
+                    effects = scan_chunk(db, chunk, now=now)
                     db.commit()
-                except Exception:  # noqa: BLE001 - one attempt must not stop the others
+                except Exception:  # noqa: BLE001 - a failed chunk is retried attempt by attempt
                     db.rollback()
-                    log.exception("proctoring scan failed", extra={"session_id": sid})
-                    continue
-                deliver(effects)
+                    log.warning("proctoring scan chunk failed; scanning its attempts one by one", exc_info=True)
+                    effects = _scan_one_by_one(db, chunk, now)
+                changed = {e.session_id for e in effects if e is not None and e.changed}
+                for e in effects:
+                    deliver(e, refresh_row=False)
+                flush_ids(changed)  # the examiners' rows of attempts whose flags moved: one read for the chunk
+                socketio.sleep(0)
         finally:
             db.close()
     return len(ids)
+
+
+def _scan_one_by_one(db, ids: list[str], now) -> list:  # noqa: ANN001
+    out = []
+    for sid in ids:
+        try:
+            out.append(services.scan_attempt(db, sid, now=now))
+            db.commit()
+        except Exception:  # noqa: BLE001 - one attempt must not stop the others
+            db.rollback()
+            log.exception("proctoring scan failed", extra={"session_id": sid})
+    return out
 
 
 def scan_job(app: Flask) -> None:

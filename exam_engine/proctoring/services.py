@@ -290,20 +290,27 @@ ACTIVITY_KINDS = {"start", "connect", "reconnect", "answer", "flag", "navigate",
 
 
 def _estimated_times(session: Session, attempt: ExamSession) -> dict[int, float]:
-    ids = [e["version_id"] for e in attempt.form]
-    rows = session.execute(select(ItemVersion.id, ItemVersion.item_metadata).where(ItemVersion.id.in_(ids))).all()
-    meta = {vid: (m or {}).get("estimated_time_s") for vid, m in rows}
-    return {e["item_id"]: meta.get(e["version_id"]) for e in attempt.form if meta.get(e["version_id"])}
+    """Estimated seconds per item of the form (published versions: read once per process)."""
+    def load(ids: list) -> dict:
+        rows = session.execute(select(ItemVersion.id, ItemVersion.item_metadata).where(ItemVersion.id.in_(ids))).all()
+        return {vid: (m or {}).get("estimated_time_s") for vid, m in rows}
+    meta = session_services.frozen_facts(session.get_bind(), "estimated_time_s",
+                                         [e["version_id"] for e in attempt.form], load)
+    return {e["item_id"]: meta[e["version_id"]] for e in attempt.form if meta.get(e["version_id"])}
 
 
 def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy: pol.Policy,
-          now: datetime) -> Effects:
-    """Turn new entries of the attempt's log into server signals; check inactivity."""
+          now: datetime, entries: list[SessionEvent] | None = None) -> Effects:
+    """Turn new entries of the attempt's log into server signals; check inactivity.
+
+    `entries`: the entries after `state.log_idx` when the caller read them already (scan.py, many attempts at once).
+    """
     effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
     if state.log_idx < attempt.log_length:
-        entries = session.scalars(select(SessionEvent).where(SessionEvent.session_id == attempt.id,
-                                                             SessionEvent.idx > state.log_idx)
-                                  .order_by(SessionEvent.idx)).all()
+        if entries is None:
+            entries = session.scalars(select(SessionEvent).where(SessionEvent.session_id == attempt.id,
+                                                                 SessionEvent.idx > state.log_idx)
+                                      .order_by(SessionEvent.idx)).all()
         state.log_idx = attempt.log_length
         estimated: dict[int, float] | None = None
         answered = set(state.answered_items or [])

@@ -318,6 +318,20 @@ def frozen_fact(engine: Any, key: tuple, load: Callable[[], Any]) -> Any:
     return cache[key]
 
 
+def frozen_facts(engine: Any, kind: str, ids: list, load_many: Callable[[list], dict]) -> dict:
+    """Many facts of one kind at once (`load_many(missing ids) -> {id: fact}` reads the missing ones in one query)."""
+    cache = _FROZEN.setdefault(engine, {})
+    missing = [i for i in ids if (kind, i) not in cache]
+    if missing:
+        if len(cache) > 20_000:
+            cache.clear()
+            missing = list(ids)
+        loaded = load_many(missing)
+        for i in missing:
+            cache[(kind, i)] = loaded.get(i)
+    return {i: cache[(kind, i)] for i in ids}
+
+
 def _type_and_interaction(version: ItemVersion) -> tuple[str, dict]:
     return version.type, version.interaction
 

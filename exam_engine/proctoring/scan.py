@@ -1,0 +1,55 @@
+"""The periodic server-side rules over many attempts at once.
+
+`services.scan_attempt` runs the rules for one attempt in its own transaction:
+a locking read, its rule state, its new log entries, a commit, and an examiner
+row refreshed at once when a flag moved. With a thousand learners answering
+every few seconds that was a thousand transactions per scan and most of a
+worker's CPU. Here a chunk of attempts shares one transaction: one locking read
+(ordered by id, like the answer batches, so the two cannot deadlock), one read
+of their rule states and one of all their new log entries; the rules
+themselves are `services._scan`, unchanged. Chunks are small so the attempts'
+row locks are held briefly; the worker yields between chunks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from ..sessions.models import ExamSession, SessionEvent
+from ..sessions.statuses import CLOSED
+from . import services
+from .models import ProctoringState
+from .services import Effects
+
+#: Attempts per transaction: long enough to amortise the reads, short enough not to hold learners' answers.
+CHUNK = 50
+
+
+def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> list[Effects]:
+    """`scan_attempt` for each of these attempts, in the caller's transaction; the effects to deliver after commit."""
+    attempts = session.scalars(select(ExamSession).where(ExamSession.id.in_(session_ids))
+                               .order_by(ExamSession.id).with_for_update()).all()
+    todo = []
+    for attempt in attempts:
+        policy = services.policy_for_version(session, attempt.exam_version_id)
+        if policy.is_recording and attempt.status not in CLOSED:
+            todo.append((attempt, policy))
+    if not todo:
+        return []
+    # Loaded into the identity map, so `_state` below finds them without a query (and creates the missing ones).
+    session.scalars(select(ProctoringState).where(ProctoringState.session_id.in_([a.id for a, _ in todo]))).all()
+    states = {a.id: services._state(session, a, now) for a, _ in todo}
+    behind = [and_(SessionEvent.session_id == a.id, SessionEvent.idx > states[a.id].log_idx)
+              for a, _ in todo if states[a.id].log_idx < a.log_length]
+    entries: dict[str, list[SessionEvent]] = defaultdict(list)
+    if behind:
+        for ev in session.scalars(select(SessionEvent).where(or_(*behind))
+                                  .order_by(SessionEvent.session_id, SessionEvent.idx)):
+            entries[ev.session_id].append(ev)
+    out = [services._scan(session, a, states[a.id], policy, now, entries=entries.get(a.id, [])) for a, policy in todo]
+    session.flush()
+    return out
