@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter
 
@@ -25,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build one app; `test_config` overrides settings read from the environment."""
     instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("EXAM_ENGINE_INSTANCE")
     app = Flask("exam_engine", instance_path=instance or None, instance_relative_config=True)
+    app.session_interface = CachedSerializerSessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(Path(app.instance_path)))
     if test_config:
@@ -95,6 +97,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .cli import register_commands
     register_commands(app)
     return app
+
+
+class CachedSerializerSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, with the signing serializer built once per secret key.
+
+    Flask builds it for every request, and Flask-SocketIO pushes a request context (so opens the
+    session) for every socket event: at a few thousand events a second that adds up.
+    """
+
+    def __init__(self) -> None:
+        self._serializer: tuple[tuple, Any] | None = None
+
+    def get_signing_serializer(self, app: Flask):  # noqa: ANN201
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = self._serializer
+        if cached is None or cached[0] != key:
+            cached = self._serializer = (key, super().get_signing_serializer(app))
+        return cached[1]
 
 
 class BoundedIntConverter(IntegerConverter):
