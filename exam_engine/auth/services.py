@@ -101,12 +101,15 @@ def issue_token(session: Session, user: User, *, now: datetime, ttl_s: int) -> t
 
 def user_for_token(session: Session, token: str, *, now: datetime) -> User:
     """The active user holding this unexpired, unrevoked token, or Unauthorized."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    # One round trip: the token's state and its user (looked up on every request and connect, never cached).
+    row = session.execute(select(ApiToken.revoked_at, ApiToken.expires_at, User)
+                          .outerjoin(User, User.id == ApiToken.user_id)
+                          .where(ApiToken.token_hash == _token_hash(token))).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("the token is unknown or revoked", code="invalid_token")
     if row.expires_at <= now:
         raise Unauthorized("the token has expired", code="token_expired")
-    user = session.get(User, row.user_id)
+    user = row.User
     if user is None or not user.is_active or user.is_erased:
         raise Unauthorized("the account is disabled", code="account_disabled")
     return user
