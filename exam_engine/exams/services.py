@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from item_bank import services as bank_services
@@ -214,6 +216,89 @@ def live_version(session: Session, exam: Exam) -> ExamVersion:
     return version_of(session, exam, exam.live_version)
 
 
+# --- frozen versions, cached per process ---------------------------------------
+
+@dataclass(eq=False)
+class FrozenVersion:
+    """What delivery reads of an exam version that can no longer change (published or archived).
+
+    Shared by every request of the process: treat `definition` (and everything derived) as read-only.
+    """
+
+    id: int
+    exam_id: int
+    version: int
+    title: str
+    definition: dict
+    opens_at: datetime | None
+    closes_at: datetime | None
+    _derived: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, row: ExamVersion) -> FrozenVersion:
+        return cls(id=row.id, exam_id=row.exam_id, version=row.version, title=row.title,
+                   definition=row.definition, opens_at=row.opens_at, closes_at=row.closes_at)
+
+    def derived(self, key: str, compute: Callable[[FrozenVersion], Any]) -> Any:
+        """A value computed once from this version (item map, proctoring policy and notice...)."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
+
+
+#: Per engine (so per app and database), bounded: exam version id -> FrozenVersion (never drafts).
+_FROZEN_VERSIONS: "weakref.WeakKeyDictionary[Any, dict[int, FrozenVersion]]" = weakref.WeakKeyDictionary()
+_MAX_FROZEN_VERSIONS = 2_000
+
+
+def frozen_version(session: Session, version_id: int) -> FrozenVersion:
+    """An exam version's definition and window, read once per process when it is frozen (drafts every time)."""
+    cache = _FROZEN_VERSIONS.setdefault(session.get_bind(), {})
+    hit = cache.get(version_id)
+    if hit is not None:
+        return hit
+    row = session.get(ExamVersion, version_id)
+    if row is None:
+        raise NotFound(f"no exam version {version_id}", code="version_not_found")
+    out = FrozenVersion.of(row)
+    if row.status != "draft":  # published and archived versions never change again
+        if len(cache) >= _MAX_FROZEN_VERSIONS:
+            cache.clear()
+        cache[version_id] = out
+    return out
+
+
+@dataclass(frozen=True)
+class _AttemptRow:
+    id: str
+    status: str
+    submitted_at: datetime | None
+
+
+def start_facts(session: Session, user: User, exam_id: int) -> tuple[Exam, FrozenVersion | None, list]:
+    """For starting an attempt, in one round trip: the exam, its live version (cached) and the learner's attempts.
+
+    The attempts are rows of (id, status, submitted_at), as `learner_standing` reads them.
+    """
+    from ..sessions.models import ExamSession
+
+    rows = session.execute(
+        select(Exam, ExamVersion.id, ExamSession.id, ExamSession.status, ExamSession.submitted_at)
+        .select_from(Exam)
+        .outerjoin(ExamVersion, and_(ExamVersion.exam_id == Exam.id, ExamVersion.version == Exam.live_version))
+        .outerjoin(ExamSession, and_(ExamSession.exam_id == Exam.id, ExamSession.user_id == user.id))
+        .where(Exam.id == exam_id)).all()
+    if not rows:
+        raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+    exam, version_id = rows[0][0], rows[0][1]
+    if exam.live_version is None:
+        return exam, None, []
+    if version_id is None:
+        raise NotFound(f"exam {exam.id} has no version {exam.live_version}", code="version_not_found")
+    attempts = [_AttemptRow(r[2], r[3], r[4]) for r in rows if r[2] is not None]
+    return exam, frozen_version(session, version_id), attempts
+
+
 def window_state(defn: dict, now: datetime) -> str | None:
     """None when open; else `exam_not_open` or `exam_closed`."""
     opens, closes = _dt(defn.get("opens_at")), _dt(defn.get("closes_at"))
@@ -224,14 +309,19 @@ def window_state(defn: dict, now: datetime) -> str | None:
     return None
 
 
-def learner_standing(session: Session, user: User, exam: Exam, version: ExamVersion, now: datetime) -> dict:
-    """Attempts used and left, the open attempt, and whether (or why not) the learner can start now."""
+def learner_standing(session: Session, user: User, exam: Exam, version: ExamVersion | FrozenVersion, now: datetime,
+                     *, rows: list | None = None) -> dict:
+    """Attempts used and left, the open attempt, and whether (or why not) the learner can start now.
+
+    `rows`: the learner's attempts of this exam as (id, status, submitted_at), when already read.
+    """
     from ..sessions.models import ExamSession
     from ..sessions.statuses import OPEN
 
     defn = version.definition
-    rows = session.execute(select(ExamSession.id, ExamSession.status, ExamSession.submitted_at)
-                           .where(ExamSession.exam_id == exam.id, ExamSession.user_id == user.id)).all()
+    if rows is None:
+        rows = session.execute(select(ExamSession.id, ExamSession.status, ExamSession.submitted_at)
+                               .where(ExamSession.exam_id == exam.id, ExamSession.user_id == user.id)).all()
     used = len(rows)
     active = next((r.id for r in rows if r.status in OPEN), None)
     max_attempts = defn.get("max_attempts")

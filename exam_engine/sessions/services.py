@@ -57,11 +57,11 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
     """Start an attempt (or return the one in progress): eligibility, form assembly, deadline."""
     if user.role != "learner":
         raise Forbidden("only learners take exams", code="role_required")
-    exam = exam_services.get_exam(session, exam_id)
-    if exam.live_version is None:
+    # The exam, its live version (frozen: cached per process) and the learner's attempts, in one round trip.
+    exam, version, rows = exam_services.start_facts(session, user, exam_id)
+    if version is None:
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
-    version = exam_services.live_version(session, exam)
-    standing = exam_services.learner_standing(session, user, exam, version, now)
+    standing = exam_services.learner_standing(session, user, exam, version, now, rows=rows)
     if standing["active_session_id"]:
         return session.get(ExamSession, standing["active_session_id"]), False
     if not standing["can_start"]:
@@ -71,8 +71,6 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
         details = {"retry_after_s": round(standing["retry_after_s"], 1)} if standing["retry_after_s"] else {}
         raise _err(reason, messages[reason], 403 if reason != "cooldown" else 429, **details)
     defn = version.definition
-    resolved = defn["resolved"]
-    item_of = {int(k): v for k, v in resolved["item_of"].items()}
     session_id = secrets.token_hex(16)
     seed = secrets.token_hex(16)
     adaptive_state = None
@@ -80,31 +78,59 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
         from .adaptive import first_form
         form, adaptive_state = first_form(defn, seed)
     else:
-        form = assemble_form(defn["sections"], resolved["candidates"], item_of, seed)
+        form = assemble_form(defn["sections"], defn["resolved"]["candidates"], version.derived("item_of", _item_of), seed)
     allowed = timing.allowed_seconds(defn.get("time_limit_s"), user.extra_time_pct)
-    closes_at = version.closes_at
-    deadline = timing.initial_deadline(now, allowed, closes_at, defn.get("on_close", "keep_time"))
-    attempt = ExamSession(id=session_id, exam_id=exam.id, exam_version_id=version.id, user_id=user.id,
-                          attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
-                          status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
-                          allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
-                          user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
-                          adaptive_state=adaptive_state)
-    try:
-        with session.begin_nested():
-            session.add(attempt)
-            session.flush()
-    except IntegrityError:
+    deadline = timing.initial_deadline(now, allowed, version.closes_at, defn.get("on_close", "keep_time"))
+    values = dict(id=session_id, exam_id=exam.id, exam_version_id=version.id, user_id=user.id,
+                  attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
+                  status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
+                  allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
+                  user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
+                  adaptive_state=adaptive_state, log_length=0, log_head=eventlog.GENESIS)
+    # The first log entry is chained before the row is written, so the row goes in with its head (no UPDATE).
+    draft = ExamSession(**values)
+    event = eventlog.append(session, draft, "start", {"exam_version_id": version.id, "form": form,
+                                                      "deadline_at": deadline, "allowed_s": allowed,
+                                                      "extra_time_pct": user.extra_time_pct, "ip": client_ip},
+                            at=now, actor_id=user.id)
+    values.update(log_length=draft.log_length, log_head=draft.log_head)
+    attempt = _insert_attempt(session, values)
+    if attempt is None:
         # A concurrent start by the same learner won the race: return that attempt.
+        session.expunge(event)
         existing = session.scalar(select(ExamSession).where(ExamSession.active_key == f"{exam.id}:{user.id}"))
         if existing is None:
-            raise
+            raise RuntimeError(f"attempt not stored: {exam.id}:{user.id} conflicts with no open attempt")
         return existing, False
-    eventlog.append(session, attempt, "start", {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
-                                                "allowed_s": allowed, "extra_time_pct": user.extra_time_pct,
-                                                "ip": client_ip}, at=now, actor_id=user.id)
     session.flush()
     return attempt, True
+
+
+def _item_of(version: Any) -> dict[int, int]:
+    return {int(k): v for k, v in version.definition["resolved"]["item_of"].items()}
+
+
+def _insert_attempt(session: Session, values: dict) -> ExamSession | None:
+    """INSERT the new attempt unless the learner already has an open one (its `active_key`): the row, or None.
+
+    One statement (INSERT ... ON CONFLICT DO NOTHING RETURNING, PostgreSQL and SQLite) instead of a savepoint
+    around an INSERT; a conflicting start still in flight is waited for, as before.
+    """
+    dialect = session.get_bind().dialect.name
+    stmt = _INSERT_ATTEMPT.get(dialect)
+    if stmt is None:
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        stmt = _INSERT_ATTEMPT[dialect] = (upsert(ExamSession).on_conflict_do_nothing(
+            index_elements=[ExamSession.active_key]).returning(ExamSession))
+    with session.no_autoflush:  # the start entry, already pending, must follow its attempt
+        return session.scalars(stmt, values).one_or_none()
+
+
+#: The statement of `_insert_attempt` per dialect (built once; the values are parameters).
+_INSERT_ATTEMPT: dict[str, Any] = {}
 
 
 # --- loading and state -------------------------------------------------------
