@@ -47,9 +47,19 @@ def _err(code: str, message: str, status: int = 409, **details: Any) -> Proctori
 # --- the policy of an attempt --------------------------------------------------------------------
 
 def policy_for_version(session: Session, exam_version_id: int) -> pol.Policy:
-    """The effective policy of an exam version (reads only the `proctoring` part of the definition)."""
-    spec = session.scalar(select(ExamVersion.definition["proctoring"]).where(ExamVersion.id == exam_version_id))
+    """The effective policy of an exam version (read once per process: attempts only run frozen versions)."""
+    return exam_services.frozen_version(session, exam_version_id).derived("proctoring_policy", _resolve_policy)
+
+
+def _resolve_policy(version: exam_services.FrozenVersion) -> pol.Policy:
+    spec = version.definition.get("proctoring")
     return pol.resolve(spec if isinstance(spec, dict) else None)
+
+
+def notice_for_version(session: Session, exam_version_id: int) -> dict:
+    """The proctoring notice of an exam version (shared: do not change it)."""
+    return exam_services.frozen_version(session, exam_version_id).derived(
+        "proctoring_notice", lambda v: pol.notice(policy_for_version(session, v.id)))
 
 
 def notice_for_definition(defn: dict) -> dict:
@@ -78,7 +88,7 @@ def effective_policy(session: Session, viewer: User, exam_id: int) -> dict:
 def notice_for_attempt(session: Session, session_id: str) -> dict:
     """The proctoring notice of an attempt's exam version (the `proctoring` part of the `join` payload)."""
     attempt = session_services.load_attempt(session, session_id)
-    return pol.notice(policy_for_version(session, attempt.exam_version_id))
+    return notice_for_version(session, attempt.exam_version_id)
 
 
 # --- effects to emit after the commit ------------------------------------------------------------
@@ -161,11 +171,15 @@ def _state(session: Session, attempt: ExamSession, now: datetime) -> ProctoringS
     """The attempt's rule state (created on first use; the caller holds the attempt's lock)."""
     state = session.get(ProctoringState, attempt.id)
     if state is None:
-        state = ProctoringState(session_id=attempt.id, counts={}, log_idx=0, answered_items=[],
-                                last_activity_at=attempt.started_at, is_idle=False, updated_at=now)
+        state = _new_state(attempt, now)
         session.add(state)
         session.flush()
     return state
+
+
+def _new_state(attempt: ExamSession, now: datetime) -> ProctoringState:
+    return ProctoringState(session_id=attempt.id, counts={}, log_idx=0, answered_items=[],
+                           last_activity_at=attempt.started_at, is_idle=False, updated_at=now)
 
 
 def flag_out(flag: Flag) -> dict:
@@ -351,20 +365,37 @@ def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy
     return effects
 
 
-def observe_join(session: Session, session_id: str, *, user_agent: str | None, now: datetime) -> Effects | None:
-    """After a join: a changed user agent, and the log's new entries (second connection, IP change, reconnect)."""
-    attempt = session_services.load_attempt(session, session_id, lock=True)
+def observe_join(session: Session, session_id: str, *, user_agent: str | None, now: datetime,
+                 attempt: ExamSession | None = None, appended: list[SessionEvent] | None = None) -> Effects | None:
+    """After a join: a changed user agent, and the log's new entries (second connection, IP change, reconnect).
+
+    `attempt`: the attempt when the caller has already loaded and locked it in this transaction (the join);
+    `appended`: the entries that join logged.
+    """
+    if attempt is None:
+        attempt = session_services.load_attempt(session, session_id, lock=True)
     policy = policy_for_version(session, attempt.exam_version_id)
     if not policy.is_recording or attempt.status in CLOSED:
         return None
-    state = _state(session, attempt, now)
+    state = session.get(ProctoringState, attempt.id)
+    created = state is None
+    if created:
+        # Added once its fields are final (one INSERT, no UPDATE after it); the attempt's lock keeps it ours.
+        state = _new_state(attempt, now)
     effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
     ua = (user_agent or "")[:300] or None
     if ua and state.user_agent and ua != state.user_agent:
         effects.merge(_observe(session, attempt, state, policy, "user_agent_change", now=now,
                                detail={"from": state.user_agent, "to": ua}))
     state.user_agent = ua or state.user_agent
-    effects.merge(_scan(session, attempt, state, policy, now))
+    entries = None
+    if created and appended is not None and attempt.log_length == 1 + len(appended):
+        # A new state scans the whole log. Before this join's entries it holds only `start` (written with
+        # the attempt), whose one effect, activity at `started_at`, the new state starts with: no read needed.
+        entries = appended
+    effects.merge(_scan(session, attempt, state, policy, now, entries=entries))
+    if created:
+        session.add(state)
     session.flush()
     return effects
 

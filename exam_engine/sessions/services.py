@@ -13,14 +13,14 @@ import math
 import secrets
 import weakref
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import scoring
-from item_bank.delivery import delivery_view
+from item_bank.delivery import base_view, personal_view
 from item_bank.errors import DomainError, Forbidden, NotFound
 from item_bank.models import ItemVersion
 from item_bank.services import version_as_dict
@@ -30,7 +30,7 @@ from ..exams import services as exam_services
 from ..exams.assembly import assemble_form
 from ..exams.models import Exam, ExamVersion
 from . import eventlog, timing
-from .models import AppliedSeq, ExamSession, ServiceClock, SessionResponse
+from .models import AppliedSeq, ExamSession, ServiceClock, SessionEvent, SessionResponse
 from .statuses import CLOSED, OPEN, Status, is_transition_legal
 
 log = logging.getLogger("exam_engine.sessions")
@@ -166,14 +166,38 @@ def time_payload(attempt: ExamSession, now: datetime) -> dict:
             "status": attempt.status}
 
 
+#: Per engine (so per app and database), bounded: item version id -> its delivery view before shuffling.
+#: Only versions that can no longer change (published, retired) are kept; the views are shared, never changed.
+_BASE_VIEWS: "weakref.WeakKeyDictionary[Any, dict[int, tuple[dict, bool]]]" = weakref.WeakKeyDictionary()
+_MAX_BASE_VIEWS = 20_000
+
+
 def form_items(session: Session, attempt: ExamSession, shuffle_options: bool = True) -> list[dict]:
     """The delivery views of the attempt's pinned item versions, in the learner's order (no keys)."""
-    ids = [entry["version_id"] for entry in attempt.form]
-    versions = {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(ids)))}
+    cache = _BASE_VIEWS.setdefault(session.get_bind(), {})
+    bases = {}
+    missing = []
+    for entry in attempt.form:
+        base = cache.get(entry["version_id"])
+        if base is None:
+            missing.append(entry["version_id"])
+        else:
+            bases[entry["version_id"]] = base
+    if missing:
+        versions = {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(missing)))}
+        if len(cache) + len(versions) > _MAX_BASE_VIEWS:
+            cache.clear()
+        for entry in attempt.form:
+            version = versions.get(entry["version_id"])
+            if version is None:
+                continue
+            base = bases[version.id] = base_view(entry["item_id"], version_as_dict(version))
+            if version.status != "draft":
+                cache[version.id] = base
     out = []
     for entry in attempt.form:
-        view = delivery_view(entry["item_id"], version_as_dict(versions[entry["version_id"]]),
-                             seed=f"{attempt.seed}:{entry['item_id']}", shuffle=shuffle_options)
+        view = personal_view(bases[entry["version_id"]], seed=f"{attempt.seed}:{entry['item_id']}",
+                             shuffle=shuffle_options)
         view["section_id"] = entry["section_id"]
         out.append(view)
     return out
@@ -181,7 +205,7 @@ def form_items(session: Session, attempt: ExamSession, shuffle_options: bool = T
 
 def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict:
     """Everything a client needs to continue exactly where the learner was (the `join` payload)."""
-    version = session.get(ExamVersion, attempt.exam_version_id)
+    version = exam_services.frozen_version(session, attempt.exam_version_id)
     defn = version.definition
     responses = session.scalars(select(SessionResponse).where(SessionResponse.session_id == attempt.id)).all()
     sections, start = [], 0
@@ -228,15 +252,33 @@ def summary(attempt: ExamSession, now: datetime) -> dict:
 def join(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
          user_agent: str | None = None) -> tuple[dict, str | None]:
     """Bind the attempt to this connection; returns (state, superseded sid or None)."""
+    joined = join_attempt(session, user, session_id, sid=sid, now=now, ip=ip, user_agent=user_agent)
+    return joined.state, joined.superseded
+
+
+class Joined(NamedTuple):
+    attempt: ExamSession
+    #: The `join` payload.
+    state: dict
+    #: The connection that held the attempt until now (takeover), or None.
+    superseded: str | None
+    #: The log entries this join appended, in order.
+    entries: list[SessionEvent]
+
+
+def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
+                 user_agent: str | None = None) -> Joined:
+    """`join`, also returning the attempt (locked) and the entries it logged, for the rest of the transaction."""
     attempt = learner_attempt(session, user, session_id, lock=True)
     superseded = None
+    entries: list[SessionEvent] = []
     if attempt.status in OPEN:
         if attempt.is_connected and attempt.active_sid and attempt.active_sid != sid:
-            version = session.get(ExamVersion, attempt.exam_version_id)
+            version = exam_services.frozen_version(session, attempt.exam_version_id)
             policy = version.definition.get("second_connection", "takeover")
-            eventlog.append(session, attempt, "second_connection",
+            entries.append(eventlog.append(session, attempt, "second_connection",
                             {"policy": policy, "ip": ip, "user_agent": (user_agent or "")[:300],
-                             "previous_ip": attempt.client_ip}, at=now, actor_id=user.id)
+                             "previous_ip": attempt.client_ip}, at=now, actor_id=user.id))
             if policy == "refuse":
                 session.flush()
                 raise RefusedButRecorded("this attempt is open in another window or device", code="session_in_use")
@@ -244,12 +286,14 @@ def join(session: Session, user: User, session_id: Any, *, sid: str, now: dateti
         if attempt.disconnected_at is not None and not attempt.is_connected:
             gap = (now - attempt.disconnected_at).total_seconds()
             attempt.disconnected_total_s += max(gap, 0)
-            eventlog.append(session, attempt, "reconnect", {"offline_s": round(gap, 3), "ip": ip}, at=now, actor_id=user.id)
+            entries.append(eventlog.append(session, attempt, "reconnect", {"offline_s": round(gap, 3), "ip": ip},
+                                           at=now, actor_id=user.id))
         elif not attempt.is_connected:
-            eventlog.append(session, attempt, "connect", {"ip": ip, "user_agent": (user_agent or "")[:300]},
-                            at=now, actor_id=user.id)
+            entries.append(eventlog.append(session, attempt, "connect", {"ip": ip, "user_agent": (user_agent or "")[:300]},
+                                           at=now, actor_id=user.id))
         if ip and attempt.client_ip and ip != attempt.client_ip:
-            eventlog.append(session, attempt, "ip_change", {"from": attempt.client_ip, "to": ip}, at=now, actor_id=user.id)
+            entries.append(eventlog.append(session, attempt, "ip_change", {"from": attempt.client_ip, "to": ip},
+                                           at=now, actor_id=user.id))
         attempt.active_sid = sid
         attempt.is_connected = True
         attempt.connected_at = now
@@ -257,7 +301,7 @@ def join(session: Session, user: User, session_id: Any, *, sid: str, now: dateti
         attempt.client_ip = ip or attempt.client_ip
         attempt.user_agent = (user_agent or "")[:300] or attempt.user_agent
     session.flush()
-    return session_state(session, attempt, now), superseded
+    return Joined(attempt, session_state(session, attempt, now), superseded, entries)
 
 
 def disconnect(session: Session, sid: str, session_id: str | None, *, now: datetime) -> ExamSession | None:

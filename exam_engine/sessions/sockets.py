@@ -126,11 +126,13 @@ class ExamNamespace(Namespace):
 
     def on_join(self, payload=None):  # noqa: ANN001
         def work(db, user, data):  # noqa: ANN001
-            state, superseded = services.join(db, user, data["session_id"], sid=request.sid, now=utcnow(),
-                                              ip=_client_ip(), user_agent=request.headers.get("User-Agent"))
-            state["proctoring"] = proctoring_services.notice_for_attempt(db, data["session_id"])
+            joined = services.join_attempt(db, user, data["session_id"], sid=request.sid, now=utcnow(),
+                                           ip=_client_ip(), user_agent=request.headers.get("User-Agent"))
+            state, superseded = joined.state, joined.superseded
+            state["proctoring"] = proctoring_services.notice_for_version(db, joined.attempt.exam_version_id)
             effects = proctoring_services.observe_join(db, data["session_id"], now=utcnow(),
-                                                       user_agent=request.headers.get("User-Agent"))
+                                                       user_agent=request.headers.get("User-Agent"),
+                                                       attempt=joined.attempt, appended=joined.entries)
 
             def after():
                 socket_session["session_id"] = data["session_id"]
@@ -140,7 +142,8 @@ class ExamNamespace(Namespace):
                                              "reason": "another window or device took over this attempt"},
                                   to=superseded, namespace=NAMESPACE)
                     socketio.server.leave_room(superseded, room_of(data["session_id"]), namespace=NAMESPACE)
-                notify_examiners_by_id(data["session_id"])
+                # The connection change reaches examiners in the next batch (a takeover at once).
+                notify_examiners_by_id(data["session_id"], light=not superseded)
                 proctoring_notify.deliver(effects)
             return {"ok": True, "session": state}, after
         return self._run(JoinSchema, payload, work, needs_join=False)
