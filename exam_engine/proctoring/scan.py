@@ -7,8 +7,11 @@ every few seconds that was a thousand transactions per scan and most of a
 worker's CPU. Here a chunk of attempts shares one transaction: one locking read
 (ordered by id, like the answer batches, so the two cannot deadlock), one read
 of their rule states and one of all their new log entries; the rules
-themselves are `services._scan`, unchanged. Chunks are small so the attempts'
-row locks are held briefly; the worker yields between chunks.
+themselves are `services._scan`, with their writes deferred (`services.ScanBatch`):
+flags are looked up in memory, new signals and flags are inserted in one flush,
+and the log entries that name them are appended after it, in each attempt's
+order. Chunks are small so the attempts' row locks are held briefly; the worker
+yields between chunks.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..sessions.models import ExamSession, SessionEvent
 from ..sessions.statuses import CLOSED
 from . import services
-from .models import ProctoringState
+from .models import Flag, ProctoringState
 from .services import Effects
 
 #: Attempts per transaction: long enough to amortise the reads, short enough not to hold learners' answers.
@@ -40,8 +43,9 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
             todo.append((attempt, policy))
     if not todo:
         return []
+    ids = [a.id for a, _ in todo]
     # Loaded into the identity map, so `_state` below finds them without a query (and creates the missing ones).
-    session.scalars(select(ProctoringState).where(ProctoringState.session_id.in_([a.id for a, _ in todo]))).all()
+    session.scalars(select(ProctoringState).where(ProctoringState.session_id.in_(ids))).all()
     states = {a.id: services._state(session, a, now) for a, _ in todo}
     behind = [and_(SessionEvent.session_id == a.id, SessionEvent.idx > states[a.id].log_idx)
               for a, _ in todo if states[a.id].log_idx < a.log_length]
@@ -50,6 +54,17 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
         for ev in session.scalars(select(SessionEvent).where(or_(*behind))
                                   .order_by(SessionEvent.session_id, SessionEvent.idx)):
             entries[ev.session_id].append(ev)
-    out = [services._scan(session, a, states[a.id], policy, now, entries=entries.get(a.id, [])) for a, policy in todo]
+    flags: dict[str, list[Flag]] = defaultdict(list)
+    for flag in session.scalars(select(Flag).where(Flag.session_id.in_(ids)).order_by(Flag.id)):
+        flags[flag.session_id].append(flag)
+    batch = services.ScanBatch(flags)
+    with session.no_autoflush:
+        out = [services._scan(session, a, states[a.id], policy, now, entries=entries.get(a.id, []), batch=batch)
+               for a, policy in todo]
+    session.flush()  # new signals and flags get their ids: one multi-row INSERT each
+    for fn in batch.deferred:  # then the log entries that name them, in each attempt's order
+        fn()
+    for attempt, _ in todo:
+        states[attempt.id].log_idx = attempt.log_length  # the scan's own entries are not news to the next scan
     session.flush()
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -190,75 +190,118 @@ def flag_out(flag: Flag) -> dict:
             "reviewed_at": flag.reviewed_at.isoformat() if flag.reviewed_at else None}
 
 
-def recompute_risk(session: Session, attempt: ExamSession) -> float:
-    rows = session.execute(select(Flag.severity, Flag.status, Flag.count).where(Flag.session_id == attempt.id)).all()
-    attempt.risk = pol.risk_score([tuple(r) for r in rows])
+class ScanBatch:
+    """Writes of many attempts' rules deferred to one flush (scan.py): no flush per signal or flag.
+
+    `flags`: every flag of the batch's attempts, preloaded (the rules look them up in memory);
+    `deferred`: what needs the ids of new signals and flags (log entries, the examiners' flag
+    events), run in order after the flush that assigns them.
+    """
+
+    def __init__(self, flags: dict[str, list[Flag]]) -> None:
+        self.flags = flags
+        self.deferred: list[Callable[[], None]] = []
+
+
+def recompute_risk(session: Session, attempt: ExamSession, batch: ScanBatch | None = None) -> float:
+    if batch is not None:
+        rows = [(f.severity, f.status, f.count) for f in batch.flags.get(attempt.id, [])]
+    else:
+        rows = [tuple(r) for r in session.execute(select(Flag.severity, Flag.status, Flag.count)
+                                                  .where(Flag.session_id == attempt.id)).all()]
+    attempt.risk = pol.risk_score(rows)
     return attempt.risk
 
 
+def _later(batch: ScanBatch | None, fn: Callable[[], None]) -> None:
+    """Run now, or after the batch's flush (keeping the order of the attempt's log)."""
+    if batch is None:
+        fn()
+    else:
+        batch.deferred.append(fn)
+
+
+def _open_flag(session: Session, attempt: ExamSession, rule: str, batch: ScanBatch | None) -> Flag | None:
+    if batch is not None:
+        return next((f for f in batch.flags.get(attempt.id, []) if f.rule == rule and f.status == "open"), None)
+    return session.scalar(select(Flag).where(Flag.session_id == attempt.id, Flag.rule == rule, Flag.status == "open"))
+
+
 def _apply(session: Session, attempt: ExamSession, policy: pol.Policy, triggers: list[pol.Trigger],
-           now: datetime) -> Effects:
+           now: datetime, batch: ScanBatch | None = None) -> Effects:
     """Raise or escalate the flags of fired rules, warn, recompute the risk, pause at the threshold."""
     effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
     if not triggers:
         return effects
     for trig in triggers:
-        flag = session.scalar(select(Flag).where(Flag.session_id == attempt.id, Flag.rule == trig.rule,
-                                                 Flag.status == "open"))
+        flag = _open_flag(session, attempt, trig.rule, batch)
         if flag is None:
             flag = Flag(session_id=attempt.id, exam_id=attempt.exam_id, rule=trig.rule, severity=trig.severity,
                         status="open", count=1, detail=trig.detail, created_at=now, updated_at=now)
             session.add(flag)
-            session.flush()
+            if batch is None:
+                session.flush()
+            else:
+                batch.flags.setdefault(attempt.id, []).append(flag)
         else:
             flag.count += 1
             if pol.SEVERITIES.index(trig.severity) > pol.SEVERITIES.index(flag.severity):
                 flag.severity = trig.severity
             flag.detail = trig.detail
             flag.updated_at = now
-        eventlog.append(session, attempt, "flag_raised", {"flag_id": flag.id, "rule": trig.rule,
-                                                          "severity": flag.severity, "count": flag.count},
-                        at=now, actor_id=None)
-        effects.flags.append({**flag_out(flag), "alert": "alert" in trig.actions})
+        data = {"rule": trig.rule, "severity": flag.severity, "count": flag.count}
+        out = {**flag_out(flag), "alert": "alert" in trig.actions}  # a new flag's id is filled in once flushed
+        effects.flags.append(out)
+
+        def raised(flag: Flag = flag, data: dict = data, out: dict = out) -> None:
+            out["id"] = flag.id
+            eventlog.append(session, attempt, "flag_raised", {"flag_id": flag.id, **data}, at=now, actor_id=None)
+        _later(batch, raised)
         if "warn" in trig.actions and trig.warning:
             effects.warnings.append({"rule": trig.rule, "severity": trig.severity, "text": trig.warning})
-            eventlog.append(session, attempt, "proctoring_warning", {"rule": trig.rule, "text": trig.warning},
-                            at=now, actor_id=None)
+            _later(batch, lambda trig=trig: eventlog.append(session, attempt, "proctoring_warning",
+                                                            {"rule": trig.rule, "text": trig.warning},
+                                                            at=now, actor_id=None))
     before = attempt.risk
-    after = recompute_risk(session, attempt)
+    after = recompute_risk(session, attempt, batch)
     effects.risk, effects.changed = after, True
     if pol.should_pause(policy, before, after) and attempt.status == Status.IN_PROGRESS.value \
             and is_transition_legal(attempt.status, Status.PAUSED.value):
         attempt.status = Status.PAUSED.value
         attempt.paused_at = now
-        eventlog.append(session, attempt, "auto_pause", {"risk": after, "threshold": policy["pause_at_risk"]},
-                        at=now, actor_id=None)
+        _later(batch, lambda: eventlog.append(session, attempt, "auto_pause",
+                                              {"risk": after, "threshold": policy["pause_at_risk"]},
+                                              at=now, actor_id=None))
         effects.paused = session_services.time_payload(attempt, now)
     return effects
 
 
 def _observe(session: Session, attempt: ExamSession, state: ProctoringState, policy: pol.Policy, kind: str, *,
              now: datetime, detail: dict | None = None, source: str = "server", client_at: datetime | None = None,
-             seq: int | None = None, log_entry: bool = True) -> Effects:
+             seq: int | None = None, log_entry: bool = True, batch: ScanBatch | None = None) -> Effects:
     """Store one signal, count it, and apply the rules it fires."""
     detail = detail or {}
     signal = ProctoringSignal(session_id=attempt.id, kind=kind, source=source, client_at=client_at, at=now, seq=seq,
                               detail=detail)
     session.add(signal)
-    session.flush()
+    if batch is None:
+        session.flush()
     if log_entry:
-        # The chained log keeps kind and times only: purging the details later leaves the chain intact.
-        data: dict[str, Any] = {"signal_id": signal.id, "kind": kind, "source": source}
-        if client_at is not None:
-            data["client_at"] = client_at
-        if seq is not None:
-            data["seq"] = seq
-        eventlog.append(session, attempt, "signal", data, at=now, actor_id=attempt.user_id if source == "client" else None)
+        def logged() -> None:
+            # The chained log keeps kind and times only: purging the details later leaves the chain intact.
+            data: dict[str, Any] = {"signal_id": signal.id, "kind": kind, "source": source}
+            if client_at is not None:
+                data["client_at"] = client_at
+            if seq is not None:
+                data["seq"] = seq
+            eventlog.append(session, attempt, "signal", data, at=now,
+                            actor_id=attempt.user_id if source == "client" else None)
+        _later(batch, logged)
     counts = dict(state.counts or {})
     counts[kind] = counts.get(kind, 0) + 1
     state.counts = counts
     state.updated_at = now
-    return _apply(session, attempt, policy, pol.evaluate(policy, kind, counts, detail), now)
+    return _apply(session, attempt, policy, pol.evaluate(policy, kind, counts, detail), now, batch)
 
 
 # --- signals from the browser ----------------------------------------------------------------------
@@ -314,12 +357,16 @@ def _estimated_times(session: Session, attempt: ExamSession) -> dict[int, float]
 
 
 def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy: pol.Policy,
-          now: datetime, entries: list[SessionEvent] | None = None) -> Effects:
+          now: datetime, entries: list[SessionEvent] | None = None, batch: ScanBatch | None = None) -> Effects:
     """Turn new entries of the attempt's log into server signals; check inactivity.
 
     `entries`: the entries after `state.log_idx` when the caller read them already (scan.py, many attempts at once).
     """
     effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+
+    def observe(kind: str, **kw: Any) -> Effects:
+        return _observe(session, attempt, state, policy, kind, now=now, batch=batch, **kw)
+
     if state.log_idx < attempt.log_length:
         if entries is None:
             entries = session.scalars(select(SessionEvent).where(SessionEvent.session_id == attempt.id,
@@ -331,15 +378,15 @@ def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy
         for ev in entries:
             data = ev.data or {}
             if ev.kind == "second_connection":
-                effects.merge(_observe(session, attempt, state, policy, "second_connection", now=now, log_entry=False,
-                                       detail={k: data.get(k) for k in ("ip", "previous_ip", "policy", "user_agent")}))
+                effects.merge(observe("second_connection", log_entry=False,
+                                      detail={k: data.get(k) for k in ("ip", "previous_ip", "policy", "user_agent")}))
             elif ev.kind == "ip_change":
-                effects.merge(_observe(session, attempt, state, policy, "ip_change", now=now, log_entry=False,
-                                       detail={"from": data.get("from"), "to": data.get("to")}))
+                effects.merge(observe("ip_change", log_entry=False,
+                                      detail={"from": data.get("from"), "to": data.get("to")}))
             elif ev.kind == "reconnect" and data.get("offline_s"):
-                effects.merge(_observe(session, attempt, state, policy, "disconnected", now=now, log_entry=False,
-                                       detail={"offline_s": data["offline_s"],
-                                               "total_s": round(attempt.disconnected_total_s, 3)}))
+                effects.merge(observe("disconnected", log_entry=False,
+                                      detail={"offline_s": data["offline_s"],
+                                              "total_s": round(attempt.disconnected_total_s, 3)}))
             elif ev.kind == "answer" and ev.actor_id == attempt.user_id and data.get("item_id") not in answered:
                 item_id = data.get("item_id")
                 answered.add(item_id)
@@ -347,9 +394,8 @@ def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy
                     estimated = _estimated_times(session, attempt)
                 dwell = (ev.at - state.last_activity_at).total_seconds() if state.last_activity_at else None
                 if dwell is not None and pol.is_fast_answer(policy, dwell, estimated.get(item_id)):
-                    effects.merge(_observe(session, attempt, state, policy, "fast_answer", now=now,
-                                           detail={"item_id": item_id, "seconds": round(dwell, 3),
-                                                   "estimated_time_s": estimated.get(item_id)}))
+                    effects.merge(observe("fast_answer", detail={"item_id": item_id, "seconds": round(dwell, 3),
+                                                                 "estimated_time_s": estimated.get(item_id)}))
             if ev.kind in ACTIVITY_KINDS:
                 state.last_activity_at = ev.at
                 state.is_idle = False
@@ -359,8 +405,7 @@ def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy
     if (limit and not state.is_idle and attempt.status == Status.IN_PROGRESS.value and attempt.is_connected
             and state.last_activity_at is not None and (now - state.last_activity_at).total_seconds() > limit):
         state.is_idle = True
-        effects.merge(_observe(session, attempt, state, policy, "inactivity", now=now,
-                               detail={"idle_s": round((now - state.last_activity_at).total_seconds(), 1)}))
+        effects.merge(observe("inactivity", detail={"idle_s": round((now - state.last_activity_at).total_seconds(), 1)}))
         state.log_idx = attempt.log_length
     return effects
 

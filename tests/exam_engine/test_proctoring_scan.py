@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from exam_engine.db import get_db
 from exam_engine.proctoring import notify, scan
 from exam_engine.sessions import eventlog
+from exam_engine.sessions.models import SessionEvent
 
 from .test_delivery import emit
 from .test_proctoring import proctored, timed_exam  # noqa: F401  (fixtures)
@@ -42,12 +45,16 @@ def test_scan_in_chunks_flags_like_one_by_one(proctored, timed_exam, make_user, 
         monkeypatch.setattr(scan, "scan_chunk", chunk_fn)
         assert notify.scan_once(app) == 5
         assert notify.scan_once(app) == 0  # nothing new
-        results.append([_flags(client, auth, p) for p in sessions])
+        kinds = []
         for p in sessions:
             assert any(e["name"] == "flag" for e in p["mon"].get_received("/monitor"))
             with app.app_context():
                 db = get_db().session()
                 assert eventlog.verify_session(db, p["sid"]).ok
+                kinds.append([(e.kind, e.data.get("kind") or e.data.get("rule")) for e in db.scalars(
+                    select(SessionEvent).where(SessionEvent.session_id == p["sid"]).order_by(SessionEvent.idx))])
                 db.close()
-    assert results[0] == results[1]
-    assert all(flags.get("fast_answers") for flags in results[1])
+        results.append(([_flags(client, auth, p) for p in sessions], kinds))
+    assert results[0] == results[1]  # the same flags and the same log entries, in the same order
+    assert all(flags.get("fast_answers") for flags in results[1][0])
+    assert ("flag_raised", "fast_answers") in results[1][1][0]
