@@ -29,9 +29,16 @@ def _service_missing(what: str, exc: Exception) -> None:
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    deselected = []
     for item in items:
         if "db_url" in getattr(item, "fixturenames", ()) and "[postgresql" in item.nodeid:
             item.add_marker(pytest.mark.postgres)
+        # A test of PostgreSQL's row locks has no SQLite variant to run (not a skip: there is nothing to test).
+        if item.get_closest_marker("postgres_only") and "[sqlite" in item.nodeid:
+            deselected.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
 
 
 @pytest.fixture(scope="session")

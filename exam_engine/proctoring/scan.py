@@ -29,13 +29,15 @@ from .models import Flag, ProctoringState
 from .services import Effects
 
 #: Attempts per transaction: long enough to amortise the reads, short enough not to hold learners' answers.
-CHUNK = 50
+CHUNK = 20
 
 
 def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> list[Effects]:
     """`scan_attempt` for each of these attempts, in the caller's transaction; the effects to deliver after commit."""
+    # SKIP LOCKED: an attempt busy with an answer batch is scanned in the next round (its log stays ahead of
+    # its rule state until then), so the scan never waits for learners and learners wait for the scan only briefly.
     attempts = session.scalars(select(ExamSession).where(ExamSession.id.in_(session_ids))
-                               .order_by(ExamSession.id).with_for_update()).all()
+                               .order_by(ExamSession.id).with_for_update(skip_locked=True)).all()
     todo = []
     for attempt in attempts:
         policy = services.policy_for_version(session, attempt.exam_version_id)

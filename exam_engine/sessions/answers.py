@@ -8,7 +8,10 @@ for the next one, and a whole batch costs a handful of statements: one
 deadlock), one read of the current responses, then multi-row inserts and
 updates of responses, log entries, applied sequence numbers and attempt heads,
 and one commit. With one learner the batch has one answer and nothing waits;
-under load the batches grow by themselves (no timer, no added latency).
+under load the batches grow by themselves (no timer, no added latency). The
+attempts are locked with SKIP LOCKED: an attempt held by another transaction (a
+proctoring scan, an examiner's action) keeps its own answers for the next batch
+instead of stalling every other learner's.
 
 The rules are `record_answer`'s, applied in order within the batch: the
 attempt is the caller's own and its account active; a replayed seq gets the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +50,9 @@ from .models import AppliedSeq, ExamSession, SessionEvent, SessionResponse
 from .statuses import CLOSED, Status
 
 log = logging.getLogger("exam_engine.answers")
+
+#: Batches an answer may skip its locked attempt before it waits for the lock alone (about half a second).
+MAX_RETRIES = 200
 
 S = ExamSession.__table__
 R = SessionResponse.__table__
@@ -77,6 +84,8 @@ class Answer:
     done: threading.Event = field(default_factory=threading.Event)
     #: Set with `done` when this waiter must lead the next batch.
     lead: bool = False
+    #: Batches that found the attempt locked by another transaction (the answer waited for the next one).
+    retries: int = 0
 
 
 def _error(code: str, message: str, **details: Any) -> dict:
@@ -109,7 +118,8 @@ class GroupCommit:
         while True:  # this waiter leads: write batches until its own answer is done, then hand over
             with self._lock:
                 batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-            self._write(batch)
+            if not self._write(batch):
+                time.sleep(0.002)  # every attempt of the batch was locked elsewhere: let that transaction end
             with self._lock:
                 if answer.ack is not None or not self._pending:
                     if self._pending:
@@ -120,23 +130,41 @@ class GroupCommit:
                         self._busy = False
                     return answer
 
-    def _write(self, batch: list[Answer]) -> None:
+    def _write(self, batch: list[Answer]) -> int:
+        """Write one batch; answers whose attempt another transaction holds go back to the head of the queue.
+
+        Returns how many answers got their ack.
+        """
         alone: list[Answer] = []
+        busy: list[Answer] = []
         try:
             try:
                 with self.database.engine.begin() as conn:
-                    alone = write_batch(conn, batch)
+                    alone, busy = write_batch(conn, batch)
             except Exception:  # noqa: BLE001 - the whole batch is retried answer by answer below
                 log.warning("answer batch failed; writing its %d answers one by one", len(batch), exc_info=True)
-                alone = batch
+                alone, busy = batch, []
+            for answer in busy:
+                answer.retries += 1
+                answer.ack = None
+            # An attempt locked for long (a slow examiner action): stop skipping it and wait for its lock.
+            alone += [a for a in busy if a.retries > MAX_RETRIES]
+            busy = [a for a in busy if a.retries <= MAX_RETRIES]
             for answer in alone:
                 answer.ack = None
                 _write_alone(self.database, answer)
+            if busy:
+                with self._lock:
+                    self._pending.extendleft(reversed(busy))
         finally:
+            requeued = {id(a) for a in busy}
             for answer in batch:
+                if id(answer) in requeued:
+                    continue
                 if answer.ack is None:  # only if something above failed unexpectedly
                     answer.ack = _error("internal_error", "an unexpected error occurred; it has been logged")
                 answer.done.set()
+        return len(batch) - len(busy)
 
 
 def _write_alone(database: Any, answer: Answer) -> None:
@@ -179,13 +207,21 @@ def _form_index(conn: Connection, session_id: str, form: list | None) -> dict[in
     return services.frozen_fact(conn.engine, ("form", session_id), load)
 
 
-def write_batch(conn: Connection, batch: list[Answer]) -> list[Answer]:
-    """Apply the batch in `conn`'s transaction; sets each ack, returns the answers to write alone instead."""
+def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], list[Answer]]:
+    """Apply the batch in `conn`'s transaction; sets each ack.
+
+    Returns (answers to write alone instead, answers whose attempt another transaction holds: for the next batch).
+    The attempts are locked with SKIP LOCKED, so a proctoring scan or an examiner action holding one attempt
+    delays that attempt's answers only, never the whole batch.
+    """
     ids = sorted({a.session_id for a in batch})
     rows = {r.id: r for r in conn.execute(
         select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.grace_s, S.c.position, S.c.last_seq,
                S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, U.c.is_active)
-        .join(U, U.c.id == S.c.user_id).where(S.c.id.in_(ids)).order_by(S.c.id).with_for_update(of=S))}
+        .join(U, U.c.id == S.c.user_id).where(S.c.id.in_(ids)).order_by(S.c.id)
+        .with_for_update(of=S, skip_locked=True))}
+    missing = [sid for sid in ids if sid not in rows]
+    held = set(conn.execute(select(S.c.id).where(S.c.id.in_(missing))).scalars()) if missing else set()
     replay_keys = [(a.session_id, a.seq) for a in batch
                    if a.session_id in rows and a.seq <= rows[a.session_id].last_seq]
     applied: dict[tuple[str, int], dict] = {}
@@ -201,8 +237,11 @@ def write_batch(conn: Connection, batch: list[Answer]) -> list[Answer]:
     heads: dict[str, list] = {}  # session id -> [last_seq, log_length, log_head]
     new_responses: dict[tuple[str, int], dict] = {}
     changed_responses: dict[tuple[str, int], dict] = {}
-    events, seqs, alone = [], [], []
+    events, seqs, alone, busy = [], [], [], []
     for a in batch:
+        if a.session_id in held:
+            busy.append(a)
+            continue
         row = rows.get(a.session_id)
         if row is None or row.user_id != a.user_id:
             a.ack = _error("session_not_found", "no such attempt")
@@ -259,7 +298,7 @@ def write_batch(conn: Connection, batch: list[Answer]) -> list[Answer]:
              if (h[0], h[1]) != (rows[sid].last_seq, rows[sid].log_length)]
     if moved:
         conn.execute(_UPDATE_HEAD, moved)
-    return alone
+    return alone, busy
 
 
 def _refusal(conn: Connection, row: Any, a: Answer) -> dict | None:

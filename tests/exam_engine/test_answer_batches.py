@@ -214,3 +214,33 @@ def test_a_disabled_account_is_refused_and_dropped(started, learner, db):
 def test_the_fast_payload_check_refuses_what_the_schema_refuses(started, payload, code):
     _, _, sc, _ = started
     assert emit(sc, "answer", payload)["error"]["code"] == code
+
+
+@pytest.mark.postgres_only  # row locks are PostgreSQL's (SQLite locks the whole database)
+def test_an_attempt_locked_elsewhere_waits_alone(app, client, make_exam, make_user, auth, socket_for, db):
+    """SKIP LOCKED: a lock held on one attempt (a scan, an examiner) delays its answers only, not the batch."""
+    exam_id = make_exam()
+    users, sessions, items = [], [], None
+    for _ in range(2):
+        user = make_user("learner")
+        sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
+        items = by_title(emit(socket_for(user), "join", {"session_id": sid})["session"])
+        users.append(user)
+        sessions.append(sid)
+    database = app.extensions["exam_engine.db"]
+    gc = answers.GroupCommit(database)
+    locked, free = (_answer(users[k].id, sessions[k], items["choice"]["item_id"], ["paris"], 1) for k in range(2))
+    holder = database.engine.connect()
+    tx = holder.begin()
+    holder.execute(select(ExamSession.id).where(ExamSession.id == sessions[0]).with_for_update())
+    try:
+        with gc._lock:
+            gc._pending.extend([locked, free])
+        assert gc._write([gc._pending.popleft(), gc._pending.popleft()]) == 1
+        assert free.ack == {"ok": True, "seq": 1} and free.done.is_set()
+        assert locked.ack is None and not locked.done.is_set() and list(gc._pending) == [locked]
+    finally:
+        tx.rollback()
+        holder.close()
+    assert gc._write([gc._pending.popleft()]) == 1
+    assert locked.ack == {"ok": True, "seq": 1} and locked.done.is_set() and locked.retries == 1
