@@ -22,10 +22,30 @@ from .logs import configure_logging
 log = logging.getLogger("exam_engine.http")
 
 
+class EngineFlask(Flask):
+    """Flask, with a light request context for Socket.IO events.
+
+    Flask-SocketIO pushes a request context for every event (every answer): Flask
+    would match the URL against every route (to raise a 404 nobody reads) and open
+    the cookie session that Flask-SocketIO then swaps for the socket's own session
+    (its copy of the cookie session, taken at connect). After connect, both are
+    skipped: the context starts with the socket's session and no URL adapter. The
+    connect event itself gets a full context (the cookie login is read there).
+    """
+
+    def request_context(self, environ: dict):  # noqa: ANN201
+        ctx = super().request_context(environ)
+        saved = environ.get("saved_session")  # set by Flask-SocketIO once the socket has connected
+        if saved is not None:
+            ctx._session = saved
+            ctx.url_adapter = None
+        return ctx
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build one app; `test_config` overrides settings read from the environment."""
     instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("EXAM_ENGINE_INSTANCE")
-    app = Flask("exam_engine", instance_path=instance or None, instance_relative_config=True)
+    app = EngineFlask("exam_engine", instance_path=instance or None, instance_relative_config=True)
     app.session_interface = CachedSerializerSessionInterface()
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(Path(app.instance_path)))

@@ -82,9 +82,11 @@ async def storm_one(lr: Learner, http: aiohttp.ClientSession, args: argparse.Nam
             if resp.status not in (200, 201):
                 raise RuntimeError(f"start {resp.status}: {body}")
         lr.sid = body["id"]
+        t1 = loop.time()
         await lr.sio.connect(lr.base, namespaces=["/exam"], auth={"token": lr.token}, transports=["websocket"],
                              wait_timeout=30)
         lr.connected = True
+        t2 = loop.time()
         ack = await lr.sio.call("join", {"session_id": lr.sid}, namespace="/exam", timeout=30)
         if not ack.get("ok"):
             raise RuntimeError(f"join: {ack}")
@@ -92,6 +94,7 @@ async def storm_one(lr: Learner, http: aiohttp.ClientSession, args: argparse.Nam
         lr.items, lr.seq = state["items"], state["last_seq"]
         out["storm_lat"].append(loop.time() - at)
         out["storm_start_lag"].append(t0 - at)
+        out["storm_steps"].append((t1 - t0, t2 - t1, loop.time() - t2))  # start, connect, join
         if lr.g == 0 and args.sample_state:
             with open(args.sample_state, "w") as fh:
                 json.dump(ack, fh)
@@ -149,7 +152,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         lr.base = bases[lr.g % len(bases)]  # several workers: learner g sticks to worker g mod K
     for lr in learners:
         lr.sio.on("disconnect", (lambda *_reason, lr=lr: setattr(lr, "connected", False)), namespace="/exam")
-    out: dict[str, Any] = {"storm_lat": [], "storm_start_lag": [], "storm_errors": [], "sustain_lat": [], "sustain_errors": [],
+    out: dict[str, Any] = {"storm_lat": [], "storm_start_lag": [], "storm_steps": [], "storm_errors": [], "sustain_lat": [], "sustain_errors": [],
                            "sustain_done_at": [], "sustain_behind": 0, "saturate_lat": [], "saturate_errors": [],
                            "saturate_done_at": [], "acked": []}
     connector = aiohttp.TCPConnector(limit=0)

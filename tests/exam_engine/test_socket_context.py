@@ -1,0 +1,31 @@
+"""The light request context of Socket.IO events (exam_engine.app.EngineFlask)."""
+
+from __future__ import annotations
+
+from werkzeug.test import EnvironBuilder
+
+
+def test_events_after_connect_skip_routing_and_the_cookie(app):
+    environ = EnvironBuilder(path="/socket.io/", headers={"Cookie": "session=garbage"}).get_environ()
+    first = app.request_context(dict(environ))  # the connect event: a full context (cookie login is read there)
+    assert first.url_adapter is not None
+    from flask_socketio import _ManagedSession
+    saved = _ManagedSession({"user_id": 7})  # what Flask-SocketIO keeps per socket after connect
+    later = app.request_context({**environ, "saved_session": saved})
+    assert later.url_adapter is None
+    with later:
+        from flask import session
+        assert session is not None and session["user_id"] == 7
+
+
+def test_a_browser_login_still_reaches_the_socket(app, client, make_user):
+    from exam_engine.extensions import socketio
+    from tests.conftest import PASSWORD
+    user = make_user("learner")
+    resp = client.post("/api/v1/auth/session", json={"email": user.email, "password": PASSWORD})
+    assert resp.status_code in (200, 201, 204), resp.get_json()
+    sc = socketio.test_client(app, namespace="/exam", flask_test_client=client)
+    assert sc.is_connected("/exam")
+    ack = sc.emit("time", {"session_id": "f" * 32}, namespace="/exam", callback=True)
+    assert ack["error"]["code"] == "session_not_found"  # authenticated (not unauthorized), and events still work
+    sc.disconnect(namespace="/exam")
