@@ -63,6 +63,19 @@ U = User.__table__
 _UPDATE_RESPONSE = (update(R).where(R.c.session_id == bindparam("b_sid"), R.c.item_id == bindparam("b_item"))
                     .values(response=bindparam("b_response", type_=R.c.response.type),
                             seq=bindparam("b_seq"), saved_at=bindparam("b_at", type_=R.c.saved_at.type)))
+# Built once (expanding IN parameters): a batch builds no SQL expression objects and compiles nothing.
+_LOCK_ATTEMPTS = (select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.grace_s, S.c.position, S.c.last_seq,
+                         S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, U.c.is_active)
+                  .join(U, U.c.id == S.c.user_id).where(S.c.id.in_(bindparam("ids", expanding=True))).order_by(S.c.id)
+                  .with_for_update(of=S, skip_locked=True))
+_EXISTING = select(S.c.id).where(S.c.id.in_(bindparam("ids", expanding=True)))
+_APPLIED = select(Q.c.session_id, Q.c.seq, Q.c.ack).where(
+    tuple_(Q.c.session_id, Q.c.seq).in_(bindparam("keys", expanding=True)))
+_CURRENT = select(R.c.session_id, R.c.item_id, R.c.seq).where(
+    tuple_(R.c.session_id, R.c.item_id).in_(bindparam("keys", expanding=True)))
+_INSERT_RESPONSES = insert(R)
+_INSERT_EVENTS = insert(E)
+_INSERT_SEQS = insert(Q)
 _UPDATE_HEAD = (update(S).where(S.c.id == bindparam("b_sid"))
                 .values(last_seq=bindparam("b_last_seq"), log_length=bindparam("b_length"), log_head=bindparam("b_head")))
 
@@ -215,24 +228,18 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
     delays that attempt's answers only, never the whole batch.
     """
     ids = sorted({a.session_id for a in batch})
-    rows = {r.id: r for r in conn.execute(
-        select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.grace_s, S.c.position, S.c.last_seq,
-               S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, U.c.is_active)
-        .join(U, U.c.id == S.c.user_id).where(S.c.id.in_(ids)).order_by(S.c.id)
-        .with_for_update(of=S, skip_locked=True))}
+    rows = {r.id: r for r in conn.execute(_LOCK_ATTEMPTS, {"ids": ids})}
     missing = [sid for sid in ids if sid not in rows]
-    held = set(conn.execute(select(S.c.id).where(S.c.id.in_(missing))).scalars()) if missing else set()
+    held = set(conn.execute(_EXISTING, {"ids": missing}).scalars()) if missing else set()
     replay_keys = [(a.session_id, a.seq) for a in batch
                    if a.session_id in rows and a.seq <= rows[a.session_id].last_seq]
     applied: dict[tuple[str, int], dict] = {}
     if replay_keys:
-        applied = {(r.session_id, r.seq): r.ack for r in conn.execute(
-            select(Q.c.session_id, Q.c.seq, Q.c.ack).where(tuple_(Q.c.session_id, Q.c.seq).in_(replay_keys)))}
+        applied = {(r.session_id, r.seq): r.ack for r in conn.execute(_APPLIED, {"keys": replay_keys})}
     # Only pairs on the attempt's form reach SQL (an absurd item id is refused below, not sent to the database).
     pairs = sorted({(a.session_id, a.item_id) for a in batch if a.session_id in rows
                     and a.item_id in _form_index(conn, a.session_id, None)})
-    current = {(r.session_id, r.item_id): r.seq for r in conn.execute(
-        select(R.c.session_id, R.c.item_id, R.c.seq).where(tuple_(R.c.session_id, R.c.item_id).in_(pairs)))} if pairs else {}
+    current = {(r.session_id, r.item_id): r.seq for r in conn.execute(_CURRENT, {"keys": pairs})} if pairs else {}
 
     heads: dict[str, list] = {}  # session id -> [last_seq, log_length, log_head]
     new_responses: dict[tuple[str, int], dict] = {}
@@ -286,14 +293,14 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
         a.ack = ack
 
     if new_responses:
-        conn.execute(insert(R), list(new_responses.values()))
+        conn.execute(_INSERT_RESPONSES, list(new_responses.values()))
     if changed_responses:
         conn.execute(_UPDATE_RESPONSE, [{"b_sid": sid, "b_item": item, "b_response": v["response"], "b_seq": v["seq"],
                                          "b_at": v["saved_at"]} for (sid, item), v in changed_responses.items()])
     if events:
-        conn.execute(insert(E), events)
+        conn.execute(_INSERT_EVENTS, events)
     if seqs:
-        conn.execute(insert(Q), seqs)
+        conn.execute(_INSERT_SEQS, seqs)
     moved = [{"b_sid": sid, "b_last_seq": h[0], "b_length": h[1], "b_head": h[2]} for sid, h in heads.items()
              if (h[0], h[1]) != (rows[sid].last_seq, rows[sid].log_length)]
     if moved:

@@ -100,7 +100,7 @@ class ExamNamespace(Namespace):
             return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
         db = get_db().session()
         try:
-            data = schema().load(payload)
+            data = _schema(schema).load(payload)
             if needs_join and socket_session.get("session_id") != data["session_id"]:
                 return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
             user = db.get(User, socket_session["user_id"])
@@ -225,6 +225,18 @@ class ExamNamespace(Namespace):
         if handler is None and event not in ("connect", "disconnect"):
             return {"ok": False, "error": {"code": "unknown_event", "message": f"no event {event!r} on {NAMESPACE}"}}
         return super().trigger_event(event, *args)
+
+
+#: One instance per payload schema (marshmallow schemas are reusable; building one per event is slow and
+#: leaves reference cycles for the garbage collector).
+_SCHEMAS: dict[type, Any] = {}
+
+
+def _schema(cls: type) -> Any:
+    schema = _SCHEMAS.get(cls)
+    if schema is None:
+        schema = _SCHEMAS[cls] = cls()
+    return schema
 
 
 _ANSWER_KEYS = frozenset(("session_id", "item_id", "response", "seq"))
