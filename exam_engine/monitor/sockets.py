@@ -79,6 +79,10 @@ class MonitorNamespace(Namespace):
         finally:
             db.close()
         join_room(exam_room(data["exam_id"]))
+        try:
+            mark_watched({data["exam_id"]})  # the other workers start pushing this exam's rows at once
+        except Exception:  # noqa: BLE001 - Redis down: rows from this worker still flow; others within a tick
+            log.warning("could not mark exam %s as watched in Redis", data["exam_id"], exc_info=True)
         return {"ok": True, "exam_id": data["exam_id"], "sessions": rows, "server_now": utcnow().isoformat()}
 
     def on_unwatch(self, payload=None):  # noqa: ANN001
@@ -203,12 +207,73 @@ def notify(session_id: str, light: bool = False) -> None:
     flush_ids({session_id})
 
 
+#: Redis key marking an exam as watched by some examiner on some worker (refreshed while anyone watches).
+WATCHED_KEY = "exam_engine:monitor:watched:{}"
+WATCHED_TTL_S = 10
+
+
+def _redis():  # noqa: ANN202
+    """The app's Redis client for the watched-exam marks, or None without REDIS_URL (one worker)."""
+    from flask import current_app
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    client = current_app.extensions.get("exam_engine.monitor_redis")
+    if client is None:
+        import redis
+        client = current_app.extensions["exam_engine.monitor_redis"] = redis.Redis.from_url(url)
+    return client
+
+
+def locally_watched() -> set[int]:
+    """Exams with an examiner connected to this worker (their room has members here)."""
+    rooms = socketio.server.manager.rooms.get(NAMESPACE, {}) if socketio.server else {}
+    return {int(room.split(":", 1)[1]) for room, members in list(rooms.items())
+            if members and isinstance(room, str) and room.startswith("exam:")}
+
+
+def mark_watched(exam_ids: set[int]) -> None:
+    """Tell the other workers these exams are watched (so they push their rows)."""
+    client = _redis()
+    if client is not None and exam_ids:
+        pipe = client.pipeline(transaction=False)
+        for exam_id in exam_ids:
+            pipe.set(WATCHED_KEY.format(exam_id), 1, ex=WATCHED_TTL_S)
+        pipe.execute()
+
+
+def watched(exam_ids: set[int]) -> set[int]:
+    """Which of these exams some examiner watches, here or on another worker."""
+    here = locally_watched() & exam_ids
+    rest = sorted(exam_ids - here)
+    client = _redis()
+    if client is None or not rest:
+        return here
+    marks = client.mget([WATCHED_KEY.format(e) for e in rest])
+    return here | {e for e, mark in zip(rest, marks) if mark is not None}
+
+
+def _exams_of(db, ids: set[str]) -> dict[str, int]:  # noqa: ANN001
+    """attempt id -> exam id (an attempt never changes exam: cached per process)."""
+    from sqlalchemy import select
+
+    def load(missing: list) -> dict:
+        return dict(db.execute(select(ExamSession.id, ExamSession.exam_id).where(ExamSession.id.in_(missing))).all())
+    return session_services.frozen_facts(db.get_bind(), "exam_of_attempt", sorted(ids), load)
+
+
 def flush_ids(ids: set[str]) -> int:
+    """Push the examiners' rows of these attempts, for exams someone watches (nobody watching: no work)."""
     if not ids:
         return 0
     db = get_db().session()
     try:
         from sqlalchemy import select
+        exam_of = _exams_of(db, ids)
+        seen = watched({e for e in exam_of.values() if e is not None})
+        ids = {i for i in ids if exam_of.get(i) in seen}
+        if not ids:
+            return 0
         attempts = db.scalars(select(ExamSession).where(ExamSession.id.in_(ids))).all()
         rows = services.rows_for(db, attempts, utcnow())
     finally:
@@ -227,6 +292,7 @@ def batch_job(app) -> None:  # noqa: ANN001
         socketio.sleep(interval)
         with app.app_context():
             try:
+                mark_watched(locally_watched())
                 flush_ids(COALESCER.take())
             except Exception:  # noqa: BLE001
                 log.exception("monitor batch failed")
