@@ -51,9 +51,9 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
     states = {a.id: services._state(session, a, now) for a, _ in todo}
     behind = [and_(SessionEvent.session_id == a.id, SessionEvent.idx > states[a.id].log_idx)
               for a, _ in todo if states[a.id].log_idx < a.log_length]
-    entries: dict[str, list[SessionEvent]] = defaultdict(list)
-    if behind:
-        for ev in session.scalars(select(SessionEvent).where(or_(*behind))
+    entries: dict[str, list] = defaultdict(list)
+    if behind:  # the columns the rules read, as plain rows (no ORM objects for a thousand answers)
+        for ev in session.execute(select(*services.ENTRY_COLUMNS).where(or_(*behind))
                                   .order_by(SessionEvent.session_id, SessionEvent.idx)):
             entries[ev.session_id].append(ev)
     flags: dict[str, list[Flag]] = defaultdict(list)

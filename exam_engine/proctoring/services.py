@@ -356,8 +356,13 @@ def _estimated_times(session: Session, attempt: ExamSession) -> dict[int, float]
     return {e["item_id"]: meta[e["version_id"]] for e in attempt.form if meta.get(e["version_id"])}
 
 
+#: What the server-side rules read of a log entry.
+ENTRY_COLUMNS = (SessionEvent.session_id, SessionEvent.idx, SessionEvent.kind, SessionEvent.data, SessionEvent.at,
+                 SessionEvent.actor_id)
+
+
 def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy: pol.Policy,
-          now: datetime, entries: list[SessionEvent] | None = None, batch: ScanBatch | None = None) -> Effects:
+          now: datetime, entries: list | None = None, batch: ScanBatch | None = None) -> Effects:
     """Turn new entries of the attempt's log into server signals; check inactivity.
 
     `entries`: the entries after `state.log_idx` when the caller read them already (scan.py, many attempts at once).
@@ -369,8 +374,8 @@ def _scan(session: Session, attempt: ExamSession, state: ProctoringState, policy
 
     if state.log_idx < attempt.log_length:
         if entries is None:
-            entries = session.scalars(select(SessionEvent).where(SessionEvent.session_id == attempt.id,
-                                                                 SessionEvent.idx > state.log_idx)
+            entries = session.execute(select(*ENTRY_COLUMNS).where(SessionEvent.session_id == attempt.id,
+                                                                   SessionEvent.idx > state.log_idx)
                                       .order_by(SessionEvent.idx)).all()
         state.log_idx = attempt.log_length
         estimated: dict[int, float] | None = None
