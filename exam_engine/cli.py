@@ -48,7 +48,14 @@ def _tune_gc() -> None:
     import gc
     gc.collect()
     gc.freeze()
-    gen0, gen1, gen2 = (int(v) for v in os.environ.get("EXAM_ENGINE_GC_THRESHOLDS", "50000,20,100").split(","))
+    raw = os.environ.get("EXAM_ENGINE_GC_THRESHOLDS", "50000,20,100")
+    try:
+        gen0, gen1, gen2 = (int(v) for v in raw.split(","))
+        if min(gen0, gen1, gen2) < 1:
+            raise ValueError
+    except ValueError:
+        raise click.UsageError(f"EXAM_ENGINE_GC_THRESHOLDS must be three positive integers like 50000,20,100, "
+                               f"not {raw!r}") from None
     gc.set_threshold(gen0, gen1, gen2)
 
 

@@ -29,3 +29,23 @@ def test_a_browser_login_still_reaches_the_socket(app, client, make_user):
     ack = sc.emit("time", {"session_id": "f" * 32}, namespace="/exam", callback=True)
     assert ack["error"]["code"] == "session_not_found"  # authenticated (not unauthorized), and events still work
     sc.disconnect(namespace="/exam")
+
+
+def test_gc_thresholds_are_checked(monkeypatch):
+    import gc
+
+    import click
+    import pytest
+
+    from exam_engine.cli import _tune_gc
+    before = gc.get_threshold()
+    try:
+        monkeypatch.setenv("EXAM_ENGINE_GC_THRESHOLDS", "1000,10,10")
+        _tune_gc()
+        assert gc.get_threshold() == (1000, 10, 10) and gc.get_freeze_count() > 0
+        monkeypatch.setenv("EXAM_ENGINE_GC_THRESHOLDS", "lots")
+        with pytest.raises(click.UsageError, match="three positive integers"):
+            _tune_gc()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
