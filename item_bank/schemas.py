@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from .validation import ITEM_TYPES
@@ -19,13 +21,13 @@ def _nul_paths(value, path: str = "") -> list[str]:  # noqa: ANN001
     """Where a NUL character hides in a JSON value (no database stores it in text)."""
     if isinstance(value, str):
         return [path or "_schema"] if "\x00" in value else []
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # dicts, and webargs' proxies of query strings and forms
         found = []
         for k, v in value.items():
             key = f"{path}.{k}" if path else str(k)
             found += ([key] if "\x00" in str(k) else []) + _nul_paths(v, key)
         return found
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [p for i, v in enumerate(value) for p in _nul_paths(v, f"{path}[{i}]")]
     return []
 

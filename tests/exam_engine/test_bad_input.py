@@ -104,3 +104,12 @@ def test_nul_characters_are_refused_everywhere(client, setup):
     bad_item = item(scoring={"correct": ["paris"], "points": 1}, metadata={"tags": ["ok", "nu\u0000l"]})
     resp = client.post(f"/api/v1/banks/{bank_id}/items", headers=h, json=bad_item)
     assert resp.status_code == 422 and "metadata.tags[1]" in resp.get_json()["error"]["details"]
+
+
+def test_nul_characters_in_query_strings_are_refused(client, setup):
+    """Found by schemathesis: a NUL in a repeated query argument reached PostgreSQL (a 500)."""
+    _, h = setup
+    for query in ("tag=ok&tag=a%00b", "q=a%00", "objective=%00", "tag=a%00"):
+        resp = client.get(f"/api/v1/items?{query}", headers=h)
+        assert resp.status_code == 422, (query, resp.status_code, resp.get_json())
+        assert resp.get_json()["error"]["code"] == "validation_error"
