@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,6 +48,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._pg import drop_schema, make_schema  # noqa: E402
 
 CLIENTS = ROOT / "benchmarks" / "delivery" / "clients.py"
 BARE = ROOT / "benchmarks" / "delivery" / "bare_server.py"
@@ -113,26 +114,6 @@ def postgres_cpu() -> float:
 
 
 # --- setup -------------------------------------------------------------------------------------------
-
-def make_schema(base: str) -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return schema, f"{base}?options=-csearch_path%3D{schema}"
-
-
-def drop_schema(base: str, schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
 
 def engine_env(db_url: str, instance: Path, async_mode: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_ENGINE_") and k != "REDIS_URL"}

@@ -28,35 +28,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._pg import drop_schema, make_schema  # noqa: E402
+
 PG_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "profile-password-123"
 WARMUP = 5
-
-
-def make_schema(base: str) -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-
-    schema = f"prof_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return schema, f"{base}?options=-csearch_path%3D{schema}"
-
-
-def drop_schema(base: str, schema: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def build(db_url: str, instance: str, n: int, exam_key: str):  # noqa: ANN201
@@ -133,7 +114,7 @@ def main() -> None:
     ap.add_argument("--show-sql", action="store_true", help="print the statements of one learner (the 10th)")
     args = ap.parse_args()
 
-    schema, db_url = make_schema(args.database_url)
+    schema, db_url = make_schema(args.database_url, prefix="prof")
     try:
         with tempfile.TemporaryDirectory() as instance:
             app, exam_id, tokens = build(db_url, instance, args.learners, args.exam)

@@ -212,10 +212,10 @@ def _navigation(conn: Connection, exam_version_id: int) -> str:
     return services.frozen_fact(conn.engine, ("navigation", exam_version_id), load)
 
 
-def _form_index(conn: Connection, session_id: str, form: list | None) -> dict[int, tuple[int, int]]:
+def _form_index(conn: Connection, session_id: str) -> dict[int, tuple[int, int]]:
     """item id -> (position on the form, pinned version id); a fixed form never changes, so it is cached."""
     def load() -> dict[int, tuple[int, int]]:
-        entries = form if form is not None else conn.execute(select(S.c.form).where(S.c.id == session_id)).scalar_one()
+        entries = conn.execute(select(S.c.form).where(S.c.id == session_id)).scalar_one()
         return {entry["item_id"]: (i, entry["version_id"]) for i, entry in enumerate(entries)}
     return services.frozen_fact(conn.engine, ("form", session_id), load)
 
@@ -238,7 +238,7 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
         applied = {(r.session_id, r.seq): r.ack for r in conn.execute(_APPLIED, {"keys": replay_keys})}
     # Only pairs on the attempt's form reach SQL (an absurd item id is refused below, not sent to the database).
     pairs = sorted({(a.session_id, a.item_id) for a in batch if a.session_id in rows
-                    and a.item_id in _form_index(conn, a.session_id, None)})
+                    and a.item_id in _form_index(conn, a.session_id)})
     current = {(r.session_id, r.item_id): r.seq for r in conn.execute(_CURRENT, {"keys": pairs})} if pairs else {}
 
     heads: dict[str, list] = {}  # session id -> [last_seq, log_length, log_head]
@@ -316,7 +316,7 @@ def _refusal(conn: Connection, row: Any, a: Answer) -> dict | None:
         return _error("session_closed", f"the attempt is already {row.status}")
     if not timing.accepts_answers(row.deadline_at, row.grace_s, a.now):
         return _error("deadline_passed", "the time for this attempt is over")
-    entry = _form_index(conn, a.session_id, None).get(a.item_id)
+    entry = _form_index(conn, a.session_id).get(a.item_id)
     if entry is None:
         return _error("unknown_item", f"item {a.item_id!r} is not on this attempt's form")
     index, version_id = entry
