@@ -224,13 +224,26 @@ def run_clients(args: argparse.Namespace, base: str, exam_id: int, tokens_file: 
     log(f"{label}: storm at +{lead:.0f} s, sustained {args.sustain_s:.0f} s from +{sustain_at - storm_at + lead:.0f} s, "
         f"saturation {args.saturate_s:.0f} s from +{saturate_at - storm_at + lead:.0f} s")
     mark("storm", storm_at)
-    mark("storm_end", storm_at + storm_budget - 1)
-    log(f"{label}: storm over; sustained answering")
-    mark("sustain", sustain_at)
-    mark("sustain_end", sustain_at + args.sustain_s)
-    log(f"{label}: sustained over; saturation")
-    mark("saturate", saturate_at)
-    mark("saturate_end", end_at)
+    # The storm lasts seconds of its budget: sample every 0.25 s so its CPU can be taken over the storm itself
+    # (from its start to the sample after its last join), not averaged over the whole budget.
+    storm_samples = []
+    t = storm_at
+    while t < storm_at + storm_budget - 1:
+        t += 0.25
+        mark("storm_sample", t)
+        storm_samples.append(marks["storm_sample"])
+        if all(p.p.poll() is not None for p in procs):
+            break  # a storm-only run: the clients are done
+    marks["storm_samples"] = storm_samples
+    mark("storm_end", min(t, storm_at + storm_budget - 1))
+    if args.sustain_s > 0:
+        log(f"{label}: storm over; sustained answering")
+        mark("sustain", sustain_at)
+        mark("sustain_end", sustain_at + args.sustain_s)
+    if args.saturate_s > 0:
+        log(f"{label}: sustained over; saturation")
+        mark("saturate", saturate_at)
+        mark("saturate_end", end_at)
     deadline = time.monotonic() + 120
     for p in procs:
         try:
@@ -255,23 +268,36 @@ def summarise(r: dict, args: argparse.Namespace) -> dict:
     m = r["marks"]
 
     def cpu(a: str, b: str) -> dict:
-        wall = m[b][3] - m[a][3]
-        return {"server": (m[b][0] - m[a][0]) / wall, "postgres": (m[b][1] - m[a][1]) / wall,
-                "clients": (m[b][2] - m[a][2]) / wall}
+        if a not in m or b not in m:
+            return {"server": float("nan"), "postgres": float("nan"), "clients": float("nan"), "wall": 0.0}
+        return cpu_between(m[a], m[b])
+
+    def cpu_between(a: tuple, b: tuple) -> dict:
+        wall = b[3] - a[3]
+        return {"server": (b[0] - a[0]) / wall, "postgres": (b[1] - a[1]) / wall, "clients": (b[2] - a[2]) / wall,
+                "wall": wall}
+
+    # The storm's own window: from its start to the first sample after the last learner joined.
+    storm_end = m["storm"][3] + max(r["storm_lat"], default=0.0)
+    storm_last = next((s for s in m.get("storm_samples", []) if s[3] >= storm_end), m["storm_end"])
+    cpu_storm = cpu_between(m["storm"], storm_last)
 
     return {
         "storm_joined": len(r["storm_lat"]), "storm_errors": len(r["storm_errors"]),
         "storm_p50_ms": pct(r["storm_lat"], 50) * 1000, "storm_p99_ms": pct(r["storm_lat"], 99) * 1000,
         "storm_max_ms": max(r["storm_lat"], default=float("nan")) * 1000,
         "storm_lag_p99_ms": pct(r["storm_start_lag"], 99) * 1000,
+        "storm_steps_p50_ms": [pct([st[k] for st in r["storm_steps"]], 50) * 1000 for k in range(3)],
+        "storm_cpu_ms_per_learner": {k: cpu_storm[k] * cpu_storm["wall"] * 1000 / max(1, len(r["storm_lat"]))
+                                     for k in ("server", "postgres", "clients")},
         "sustain_acked": len(r["sustain_lat"]), "sustain_errors": len(r["sustain_errors"]),
-        "sustain_rate": len(r["sustain_lat"]) / args.sustain_s,
+        "sustain_rate": len(r["sustain_lat"]) / args.sustain_s if args.sustain_s else float("nan"),
         "sustain_p50_ms": pct(r["sustain_lat"], 50) * 1000, "sustain_p99_ms": pct(r["sustain_lat"], 99) * 1000,
         "sustain_max_ms": max(r["sustain_lat"], default=float("nan")) * 1000, "sustain_behind": r.get("sustain_behind", 0),
         "saturate_acked": r.get("saturate_in_window", 0), "saturate_errors": len(r["saturate_errors"]),
         "saturate_rate": r.get("saturate_in_window", 0) / args.saturate_s if args.saturate_s else float("nan"),
         "saturate_p50_ms": pct(r["saturate_lat"], 50) * 1000, "saturate_p99_ms": pct(r["saturate_lat"], 99) * 1000,
-        "cpu_storm": cpu("storm", "storm_end"), "cpu_sustain": cpu("sustain", "sustain_end"),
+        "cpu_storm": cpu_storm, "cpu_sustain": cpu("sustain", "sustain_end"),
         "cpu_saturate": cpu("saturate", "saturate_end"),
         "phase_delay_s": [round(r.get("sustain_delay_s", 0), 1), round(r.get("saturate_delay_s", 0), 1)],
         "error_samples": (r["storm_errors"][:3] + r["sustain_errors"][:3] + r["saturate_errors"][:3]),
@@ -415,6 +441,8 @@ def main() -> None:  # noqa: C901 - one linear script
     p.add_argument("--async-mode", default="gevent", choices=["gevent", "threading"])
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--write", type=Path)
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting for the engine workers (repeatable), e.g. EXAM_ENGINE_DB_POOL_SIZE=20")
     args = p.parse_args()
     args.learners = max(1, min(args.learners, 20_000))
     args.sustain_s = max(0.0, min(args.sustain_s, 600))
@@ -436,6 +464,11 @@ def main() -> None:  # noqa: C901 - one linear script
     bare_procs: list[Proc] = []
     try:
         env = engine_env(db_url, work / "instance", args.async_mode)
+        for setting in args.server_env:
+            key, sep, value = setting.partition("=")
+            if not sep or not key:
+                raise SystemExit(f"--server-env wants KEY=VALUE, not {setting!r}")
+            env[key] = value
         t0 = time.monotonic()
         exam_id, tokens = seed(db_url, env, args.learners)
         tokens_file = work / "tokens.json"
@@ -460,7 +493,9 @@ def main() -> None:  # noqa: C901 - one linear script
             proc.kill()
         lost = count_lost(db_url, raw["acked"])
         log(f"engine: storm p50 {ours['storm_p50_ms']:.0f} ms p99 {ours['storm_p99_ms']:.0f} ms "
-            f"({ours['storm_joined']} joined, {ours['storm_errors']} errors); sustained {ours['sustain_rate']:.1f}/s "
+            f"({ours['storm_joined']} joined, {ours['storm_errors']} errors; steps p50 start/connect/join "
+            f"{'/'.join(f'{v:.0f}' for v in ours['storm_steps_p50_ms'])} ms; CPU ms per learner "
+            f"{', '.join(f'{k} {v:.1f}' for k, v in ours['storm_cpu_ms_per_learner'].items())}); sustained {ours['sustain_rate']:.1f}/s "
             f"p50 {ours['sustain_p50_ms']:.1f} ms p99 {ours['sustain_p99_ms']:.1f} ms errors {ours['sustain_errors']}; "
             f"saturation {ours['saturate_rate']:.0f}/s p99 {ours['saturate_p99_ms']:.0f} ms; "
             f"acked {lost[0]} lost {lost[1]}")
@@ -481,10 +516,12 @@ def main() -> None:  # noqa: C901 - one linear script
             bare = summarise(raw_b, args)
             for proc in bare_procs:
                 proc.kill()
-            log(f"bare: storm p50 {bare['storm_p50_ms']:.0f} ms p99 {bare['storm_p99_ms']:.0f} ms; sustained "
+            log(f"bare: storm p50 {bare['storm_p50_ms']:.0f} ms p99 {bare['storm_p99_ms']:.0f} ms (CPU ms per learner "
+                f"{', '.join(f'{k} {v:.1f}' for k, v in bare['storm_cpu_ms_per_learner'].items())}); sustained "
                 f"{bare['sustain_rate']:.1f}/s p99 {bare['sustain_p99_ms']:.1f} ms; saturation {bare['saturate_rate']:.0f}/s "
                 f"p99 {bare['saturate_p99_ms']:.0f} ms")
-            log(f"ratio engine/bare at saturation: {ours['saturate_rate'] / bare['saturate_rate']:.2f}")
+            if args.saturate_s:
+                log(f"ratio engine/bare at saturation: {ours['saturate_rate'] / bare['saturate_rate']:.2f}")
         text = report(args, ours, bare, lost, db_label)
         (work / "summary.json").write_text(json.dumps({"engine": ours, "bare": bare, "lost": lost}, indent=1, default=str))
         print(text)

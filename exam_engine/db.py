@@ -8,6 +8,7 @@ event or job that called them commits once.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from flask import current_app, g
@@ -46,10 +47,47 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
 
         return engine
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", int(os.environ.get("EXAM_ENGINE_DB_POOL_SIZE", 10)))
-        kwargs.setdefault("max_overflow", int(os.environ.get("EXAM_ENGINE_DB_MAX_OVERFLOW", 20)))
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+        # A fixed pool by default: overflow connections are closed as soon as the pool has room again, so a
+        # burst (a start storm) opened and closed ~200 PostgreSQL connections for 1,000 learners, and a new
+        # backend costs far more than the statements it runs. Connections are opened on demand, then kept.
+        kwargs.setdefault("pool_size", int(os.environ.get("EXAM_ENGINE_DB_POOL_SIZE", 20)))
+        kwargs.setdefault("max_overflow", int(os.environ.get("EXAM_ENGINE_DB_MAX_OVERFLOW", 0)))
+    ping_idle_s = kwargs.pop("ping_idle_s", None)
+    if ping_idle_s is None:
+        ping_idle_s = float(os.environ.get("EXAM_ENGINE_DB_PING_IDLE_S", 1.0))
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        ping_when_idle(engine, ping_idle_s)
+    return engine
+
+
+def ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Check a pooled connection before use when it sat idle for `idle_s` seconds or more.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: one round trip more per request, socket event
+    and job (5 % of a worker's CPU in a start storm). A connection handed back less than `idle_s` ago was
+    alive then; one that has been idle (the database may have restarted since) is pinged, and a dead one is
+    replaced before the caller sees it (DisconnectionError makes the pool retry with a new connection).
+    A restart within `idle_s` of a connection's last use costs at most that one statement, and
+    SQLAlchemy then invalidates the whole pool.
+    """
+    from sqlalchemy.exc import DisconnectionError
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):  # noqa: ANN001
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):  # noqa: ANN001
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since < idle_s:
+            return  # just connected, or used a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure means the connection is unusable
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+        if alive is False:
+            raise DisconnectionError("pooled connection failed its ping")
 
 
 class Database:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from item_bank import services as bank_services
@@ -275,19 +275,26 @@ class _AttemptRow:
     submitted_at: datetime | None
 
 
+#: The statement of `start_facts`, built once on first use (building a select costs more than running it).
+_START_FACTS: Any = None
+
+
 def start_facts(session: Session, user: User, exam_id: int) -> tuple[Exam, FrozenVersion | None, list]:
     """For starting an attempt, in one round trip: the exam, its live version (cached) and the learner's attempts.
 
     The attempts are rows of (id, status, submitted_at), as `learner_standing` reads them.
     """
-    from ..sessions.models import ExamSession
+    global _START_FACTS
+    if _START_FACTS is None:
+        from ..sessions.models import ExamSession
 
-    rows = session.execute(
-        select(Exam, ExamVersion.id, ExamSession.id, ExamSession.status, ExamSession.submitted_at)
-        .select_from(Exam)
-        .outerjoin(ExamVersion, and_(ExamVersion.exam_id == Exam.id, ExamVersion.version == Exam.live_version))
-        .outerjoin(ExamSession, and_(ExamSession.exam_id == Exam.id, ExamSession.user_id == user.id))
-        .where(Exam.id == exam_id)).all()
+        _START_FACTS = (
+            select(Exam, ExamVersion.id, ExamSession.id, ExamSession.status, ExamSession.submitted_at)
+            .select_from(Exam)
+            .outerjoin(ExamVersion, and_(ExamVersion.exam_id == Exam.id, ExamVersion.version == Exam.live_version))
+            .outerjoin(ExamSession, and_(ExamSession.exam_id == Exam.id, ExamSession.user_id == bindparam("user_id")))
+            .where(Exam.id == bindparam("exam_id")))
+    rows = session.execute(_START_FACTS, {"exam_id": exam_id, "user_id": user.id}).all()
     if not rows:
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
     exam, version_id = rows[0][0], rows[0][1]

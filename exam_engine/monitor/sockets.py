@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from flask import session as socket_session
-from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
+from flask_socketio import Namespace, join_room, leave_room
 from marshmallow import fields, validate
 
 from item_bank.errors import Forbidden
@@ -26,7 +26,7 @@ from ..errors import ack_error
 from ..extensions import socketio
 from ..sessions import services as session_services
 from ..sessions.models import ExamSession
-from ..sessions.sockets import EXAMINER_NOTIFIERS, authenticate_socket, emit_message, emit_status, emit_time, exam_room
+from ..sessions.sockets import EXAMINER_NOTIFIERS, authenticate_socket, emit_message, refuse, emit_status, emit_time, exam_room
 from . import services
 
 log = logging.getLogger("exam_engine.monitor")
@@ -58,7 +58,7 @@ class MonitorNamespace(Namespace):
         try:
             user = db.get(User, user_id)
             if user.role not in STAFF:
-                raise ConnectionRefusedError({"code": "role_required", "message": "examiners only"})
+                raise refuse("role_required", "examiners only")
         finally:
             db.close()
         socket_session["user_id"] = user_id

@@ -15,9 +15,9 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 import scoring
 from item_bank.delivery import base_view, personal_view
@@ -81,28 +81,29 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
         form = assemble_form(defn["sections"], defn["resolved"]["candidates"], version.derived("item_of", _item_of), seed)
     allowed = timing.allowed_seconds(defn.get("time_limit_s"), user.extra_time_pct)
     deadline = timing.initial_deadline(now, allowed, version.closes_at, defn.get("on_close", "keep_time"))
+    # The first log entry is chained before the row is written, so the row goes in with its head (no UPDATE).
+    data, digest = eventlog.prepare(eventlog.GENESIS, 1, "start",
+                                    {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
+                                     "allowed_s": allowed, "extra_time_pct": user.extra_time_pct, "ip": client_ip},
+                                    at=now, actor_id=user.id)
     values = dict(id=session_id, exam_id=exam.id, exam_version_id=version.id, user_id=user.id,
                   attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
                   status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
                   allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
                   user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
-                  adaptive_state=adaptive_state, log_length=0, log_head=eventlog.GENESIS)
-    # The first log entry is chained before the row is written, so the row goes in with its head (no UPDATE).
-    draft = ExamSession(**values)
-    event = eventlog.append(session, draft, "start", {"exam_version_id": version.id, "form": form,
-                                                      "deadline_at": deadline, "allowed_s": allowed,
-                                                      "extra_time_pct": user.extra_time_pct, "ip": client_ip},
-                            at=now, actor_id=user.id)
-    values.update(log_length=draft.log_length, log_head=draft.log_head)
-    attempt = _insert_attempt(session, values)
-    if attempt is None:
+                  adaptive_state=adaptive_state, log_length=1, log_head=digest)
+    entry = dict(session_id=session_id, idx=1, kind="start", data=data, at=now, actor_id=user.id,
+                 prev_hash=eventlog.GENESIS, hash=digest)
+    if not _insert_attempt(session, values, entry):
         # A concurrent start by the same learner won the race: return that attempt.
-        session.expunge(event)
         existing = session.scalar(select(ExamSession).where(ExamSession.active_key == f"{exam.id}:{user.id}"))
         if existing is None:
             raise RuntimeError(f"attempt not stored: {exam.id}:{user.id} conflicts with no open attempt")
         return existing, False
-    session.flush()
+    # The row as stored, without reading it back: every other column has its default.
+    attempt = ExamSession(**_NEW_ATTEMPT_DEFAULTS, **values)
+    make_transient_to_detached(attempt)
+    session.add(attempt)
     return attempt, True
 
 
@@ -110,38 +111,53 @@ def _item_of(version: Any) -> dict[int, int]:
     return {int(k): v for k, v in version.definition["resolved"]["item_of"].items()}
 
 
-def _insert_attempt(session: Session, values: dict) -> ExamSession | None:
-    """INSERT the new attempt unless the learner already has an open one (its `active_key`): the row, or None.
+#: Every column of a new attempt that `start_session` does not insert, with the value it then has.
+_NEW_ATTEMPT_DEFAULTS = dict(extended_s=0.0, paused_at=None, paused_total_s=0.0, outage_credit_s=0.0,
+                             submitted_at=None, end_reason=None, last_seq=0, position=0, active_sid=None,
+                             is_connected=False, connected_at=None, disconnected_at=None, disconnected_total_s=0.0,
+                             result=None, score=None, max_score=None, percentage=None, is_passed=None,
+                             scored_at=None, risk=0.0)
 
-    One statement (INSERT ... ON CONFLICT DO NOTHING RETURNING, PostgreSQL and SQLite) instead of a savepoint
-    around an INSERT; a conflicting start still in flight is waited for, as before.
+
+def _insert_attempt(session: Session, values: dict, entry: dict) -> bool:
+    """INSERT the new attempt and its first log entry, unless the learner already has an open attempt.
+
+    SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id
+    (PostgreSQL and SQLite), then the entry. A conflicting start still in flight is waited for, as before.
     """
     dialect = session.get_bind().dialect.name
-    stmt = _INSERT_ATTEMPT.get(dialect)
-    if stmt is None:
+    stmts = _INSERT_ATTEMPT.get(dialect)
+    if stmts is None:
         if dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as upsert
         else:
             from sqlalchemy.dialects.postgresql import insert as upsert
-        stmt = _INSERT_ATTEMPT[dialect] = (upsert(ExamSession).on_conflict_do_nothing(
-            index_elements=[ExamSession.active_key]).returning(ExamSession))
-    with session.no_autoflush:  # the start entry, already pending, must follow its attempt
-        return session.scalars(stmt, values).one_or_none()
+        table = ExamSession.__table__
+        stmts = _INSERT_ATTEMPT[dialect] = (
+            upsert(table).on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id),
+            SessionEvent.__table__.insert())
+    if session.execute(stmts[0], values).first() is None:
+        return False
+    session.execute(stmts[1], entry)
+    return True
 
 
-#: The statement of `_insert_attempt` per dialect (built once; the values are parameters).
+#: The statements of `_insert_attempt` per dialect (built once; the values are parameters).
 _INSERT_ATTEMPT: dict[str, Any] = {}
 
 
 # --- loading and state -------------------------------------------------------
 
+#: Built once: an attempt by id, and the same locked (SELECT ... FOR UPDATE).
+_ATTEMPT = select(ExamSession).where(ExamSession.id == bindparam("session_id"))
+_ATTEMPT_FOR_UPDATE = _ATTEMPT.with_for_update()
+_RESPONSES = select(SessionResponse).where(SessionResponse.session_id == bindparam("session_id"))
+
+
 def load_attempt(session: Session, session_id: Any, *, lock: bool = False) -> ExamSession:
     if not isinstance(session_id, str) or len(session_id) > 64:
         raise _err("session_not_found", "no such attempt", 404)
-    stmt = select(ExamSession).where(ExamSession.id == session_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    attempt = session.scalar(stmt)
+    attempt = session.scalar(_ATTEMPT_FOR_UPDATE if lock else _ATTEMPT, {"session_id": session_id})
     if attempt is None:
         raise _err("session_not_found", "no such attempt", 404)
     return attempt
@@ -207,7 +223,7 @@ def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict
     """Everything a client needs to continue exactly where the learner was (the `join` payload)."""
     version = exam_services.frozen_version(session, attempt.exam_version_id)
     defn = version.definition
-    responses = session.scalars(select(SessionResponse).where(SessionResponse.session_id == attempt.id)).all()
+    responses = session.scalars(_RESPONSES, {"session_id": attempt.id}).all()
     sections, start = [], 0
     for sec in defn["sections"]:
         count = sum(1 for e in attempt.form if e["section_id"] == sec["id"])

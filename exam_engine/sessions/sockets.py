@@ -20,7 +20,7 @@ from item_bank.errors import DomainError
 from item_bank.schemas import _nul_paths
 
 from ..auth.models import User
-from ..auth.services import user_for_token
+from ..auth.services import user_id_for_token
 from ..db import get_db, utcnow
 from ..errors import ack_error
 from ..extensions import socketio
@@ -42,23 +42,41 @@ def exam_room(exam_id: int) -> str:
     return f"exam:{exam_id}"
 
 
+def refuse(code: str, message: str) -> ConnectionRefusedError:
+    """A refused connection: the client's `connect_error` has this `message` and `data` {code, message}.
+
+    (python-socketio turns a single argument into a string, so a dict passed alone reached clients as
+    the text of a Python dict, with no `data`.)
+    """
+    return ConnectionRefusedError(message, {"code": code, "message": message})
+
+
 def authenticate_socket(auth: Any) -> int:
     """The user id for a connecting socket: a bearer token in `auth`, or the browser's cookie session."""
     token = auth.get("token") if isinstance(auth, dict) else None
+    if token:
+        if not isinstance(token, str):
+            raise refuse("invalid_token", "the token is unknown or revoked")
+        # One round trip on PostgreSQL: autocommit (no BEGIN, no ROLLBACK), Core, the token and its user's state.
+        # (SQLite keeps its transaction: its BEGIN is issued by an event that autocommit would leave open.)
+        engine = get_db().engine
+        conn = engine.connect()
+        if engine.dialect.name != "sqlite":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with conn:
+            try:
+                return user_id_for_token(conn, token, now=utcnow())
+            except DomainError as exc:
+                raise refuse(exc.code, exc.message) from None
     db = get_db().session()
     try:
-        if token:
-            try:
-                return user_for_token(db, token, now=utcnow()).id
-            except DomainError as exc:
-                raise ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
         from flask import session as cookie
         user_id = cookie.get("user_id")
         if user_id is not None:
             user = db.get(User, user_id)
             if user is not None and user.is_active and cookie.get("epoch") == user.auth_epoch:
                 return user.id
-        raise ConnectionRefusedError({"code": "unauthorized", "message": "send {token} in the auth payload or log in"})
+        raise refuse("unauthorized", "send {token} in the auth payload or log in")
     finally:
         db.close()
 

@@ -149,3 +149,35 @@ def test_export_includes_attempts_and_erasure_drops_network_identity(client, mak
     db.rollback()
     attempt = db.get(ExamSession, sid)
     assert attempt.client_ip is None and attempt.user_agent is None and attempt.user_id == learner.id
+
+
+def _socket_refusal(app, auth):  # noqa: ANN001
+    """What connecting to /exam with `auth` gives: the user id, or the refusal's code."""
+    from flask_socketio import ConnectionRefusedError
+
+    from exam_engine.sessions.sockets import authenticate_socket
+    with app.test_request_context("/socket.io/"):
+        try:
+            return authenticate_socket(auth)
+        except ConnectionRefusedError as exc:
+            assert exc.error_args["message"] == exc.error_args["data"]["message"]
+            return exc.error_args["data"]["code"]
+
+
+def test_socket_connect_applies_every_token_rule(app, client, make_user, token_for, db):
+    from exam_engine.auth.models import User
+    user = make_user()
+    token = token_for(user)
+    assert _socket_refusal(app, {"token": token}) == user.id
+    assert _socket_refusal(app, {"token": "forged"}) == "invalid_token"
+    assert _socket_refusal(app, {"token": 12345}) == "invalid_token"
+    assert _socket_refusal(app, None) == "unauthorized"
+    db.get(User, user.id).is_active = False
+    db.commit()
+    assert _socket_refusal(app, {"token": token}) == "account_disabled"
+    db.get(User, user.id).is_active = True
+    db.commit()
+    assert client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204
+    assert _socket_refusal(app, {"token": token}) == "invalid_token"
+    app.config["TOKEN_TTL_S"] = -1
+    assert _socket_refusal(app, {"token": token_for(user)}) == "token_expired"
