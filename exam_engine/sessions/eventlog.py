@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +38,27 @@ def prepare(prev_hash: str, idx: int, kind: str, data: dict | None, *, at: datet
     # Store exactly what is hashed: the JSON form (datetimes as ISO strings).
     data = json.loads(canonical(data or {}))
     return data, entry_hash(prev_hash, idx, kind, at, actor_id, data)
+
+
+class Entry(NamedTuple):
+    """A log entry as a plain row (what Core writers insert, and what the proctoring scan reads)."""
+
+    session_id: str
+    idx: int
+    kind: str
+    data: dict
+    at: datetime
+    actor_id: int | None
+    prev_hash: str
+    hash: str
+
+
+def next_entry(session_id: str, log_length: int, log_head: str, kind: str, data: dict | None, *, at: datetime,
+               actor_id: int | None) -> Entry:
+    """The entry that follows a log of `log_length` entries ending in `log_head` (the caller holds the row lock)."""
+    idx = log_length + 1
+    data, digest = prepare(log_head, idx, kind, data, at=at, actor_id=actor_id)
+    return Entry(session_id, idx, kind, data, at, actor_id, log_head, digest)
 
 
 def append(session: Session, attempt: ExamSession, kind: str, data: dict | None, *, at: datetime,

@@ -18,6 +18,7 @@ from typing import Any, Callable, NamedTuple
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 import scoring
 from item_bank.delivery import base_view, personal_view
@@ -151,7 +152,8 @@ _INSERT_ATTEMPT: dict[str, Any] = {}
 #: Built once: an attempt by id, and the same locked (SELECT ... FOR UPDATE).
 _ATTEMPT = select(ExamSession).where(ExamSession.id == bindparam("session_id"))
 _ATTEMPT_FOR_UPDATE = _ATTEMPT.with_for_update()
-_RESPONSES = select(SessionResponse).where(SessionResponse.session_id == bindparam("session_id"))
+_RESPONSES = (select(SessionResponse.item_id, SessionResponse.response, SessionResponse.is_flagged)
+              .where(SessionResponse.session_id == bindparam("session_id")))
 
 
 def load_attempt(session: Session, session_id: Any, *, lock: bool = False) -> ExamSession:
@@ -223,7 +225,7 @@ def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict
     """Everything a client needs to continue exactly where the learner was (the `join` payload)."""
     version = exam_services.frozen_version(session, attempt.exam_version_id)
     defn = version.definition
-    responses = session.scalars(_RESPONSES, {"session_id": attempt.id}).all()
+    responses = session.execute(_RESPONSES, {"session_id": attempt.id}).all()
     sections, start = [], 0
     for sec in defn["sections"]:
         count = sum(1 for e in attempt.form if e["section_id"] == sec["id"])
@@ -279,7 +281,7 @@ class Joined(NamedTuple):
     #: The connection that held the attempt until now (takeover), or None.
     superseded: str | None
     #: The log entries this join appended, in order.
-    entries: list[SessionEvent]
+    entries: list[eventlog.Entry]
 
 
 def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
@@ -287,37 +289,60 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
     """`join`, also returning the attempt (locked) and the entries it logged, for the rest of the transaction."""
     attempt = learner_attempt(session, user, session_id, lock=True)
     superseded = None
-    entries: list[SessionEvent] = []
+    entries: list[eventlog.Entry] = []
     if attempt.status in OPEN:
+        head = [attempt.log_length, attempt.log_head]
+
+        def log(kind: str, data: dict) -> None:
+            entry = eventlog.next_entry(attempt.id, head[0], head[1], kind, data, at=now, actor_id=user.id)
+            head[:] = [entry.idx, entry.hash]
+            entries.append(entry)
+
         if attempt.is_connected and attempt.active_sid and attempt.active_sid != sid:
             version = exam_services.frozen_version(session, attempt.exam_version_id)
             policy = version.definition.get("second_connection", "takeover")
-            entries.append(eventlog.append(session, attempt, "second_connection",
-                            {"policy": policy, "ip": ip, "user_agent": (user_agent or "")[:300],
-                             "previous_ip": attempt.client_ip}, at=now, actor_id=user.id))
+            log("second_connection", {"policy": policy, "ip": ip, "user_agent": (user_agent or "")[:300],
+                                      "previous_ip": attempt.client_ip})
             if policy == "refuse":
-                session.flush()
+                _write_join(session, attempt, {"log_length": head[0], "log_head": head[1]}, entries)
                 raise RefusedButRecorded("this attempt is open in another window or device", code="session_in_use")
             superseded = attempt.active_sid
+        offline_total = attempt.disconnected_total_s
         if attempt.disconnected_at is not None and not attempt.is_connected:
             gap = (now - attempt.disconnected_at).total_seconds()
-            attempt.disconnected_total_s += max(gap, 0)
-            entries.append(eventlog.append(session, attempt, "reconnect", {"offline_s": round(gap, 3), "ip": ip},
-                                           at=now, actor_id=user.id))
+            offline_total += max(gap, 0)
+            log("reconnect", {"offline_s": round(gap, 3), "ip": ip})
         elif not attempt.is_connected:
-            entries.append(eventlog.append(session, attempt, "connect", {"ip": ip, "user_agent": (user_agent or "")[:300]},
-                                           at=now, actor_id=user.id))
+            log("connect", {"ip": ip, "user_agent": (user_agent or "")[:300]})
         if ip and attempt.client_ip and ip != attempt.client_ip:
-            entries.append(eventlog.append(session, attempt, "ip_change", {"from": attempt.client_ip, "to": ip},
-                                           at=now, actor_id=user.id))
-        attempt.active_sid = sid
-        attempt.is_connected = True
-        attempt.connected_at = now
-        attempt.disconnected_at = None
-        attempt.client_ip = ip or attempt.client_ip
-        attempt.user_agent = (user_agent or "")[:300] or attempt.user_agent
-    session.flush()
+            log("ip_change", {"from": attempt.client_ip, "to": ip})
+        _write_join(session, attempt, {
+            "log_length": head[0], "log_head": head[1], "disconnected_total_s": offline_total, "active_sid": sid,
+            "is_connected": True, "connected_at": now, "disconnected_at": None,
+            "client_ip": ip or attempt.client_ip, "user_agent": (user_agent or "")[:300] or attempt.user_agent}, entries)
     return Joined(attempt, session_state(session, attempt, now), superseded, entries)
+
+
+def _write_join(session: Session, attempt: ExamSession, values: dict, entries: list[eventlog.Entry]) -> None:
+    """Write a join's changes with Core (statements built once) and make the loaded attempt match, unchanged.
+
+    The ORM's unit of work for one UPDATE and a few INSERTs cost more than the rest of the join.
+    """
+    stmt = _JOIN_UPDATES.get(frozenset(values))
+    if stmt is None:
+        table = ExamSession.__table__
+        stmt = _JOIN_UPDATES[frozenset(values)] = (
+            update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(k) for k in values}))
+    session.execute(stmt, {**values, "b_id": attempt.id})
+    if entries:
+        session.execute(_INSERT_ENTRIES, [e._asdict() for e in entries])
+    for key, value in values.items():
+        set_committed_value(attempt, key, value)
+
+
+#: `_write_join`'s statements: an UPDATE per set of columns, and the log entries' INSERT.
+_JOIN_UPDATES: dict[frozenset, Any] = {}
+_INSERT_ENTRIES = SessionEvent.__table__.insert()
 
 
 def disconnect(session: Session, sid: str, session_id: str | None, *, now: datetime) -> ExamSession | None:

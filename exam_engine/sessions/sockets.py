@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from flask import current_app, request, session as socket_session
 from flask_socketio import ConnectionRefusedError, Namespace, disconnect, join_room
 from marshmallow import ValidationError
+from sqlalchemy import bindparam, select
 
 from item_bank.errors import DomainError
 from item_bank.schemas import _nul_paths
@@ -86,6 +87,15 @@ def _client_ip() -> str | None:
     return (forwarded.split(",")[0].strip() if forwarded else request.remote_addr) or None
 
 
+class Caller(NamedTuple):
+    """The caller of an event whose service needs only their id (join)."""
+
+    id: int
+
+
+_USER_ACTIVE = select(User.is_active).where(User.id == bindparam("user_id"))
+
+
 class ExamNamespace(Namespace):
     """Learners' attempts: join, answer, flag, navigate, submit, time."""
 
@@ -111,8 +121,12 @@ class ExamNamespace(Namespace):
         finally:
             db.close()
 
-    def _run(self, schema, payload: Any, work: Callable, *, needs_join: bool = True) -> dict:  # noqa: ANN001
-        """Validate, call the service in one transaction, commit, and return the ack (or the error ack)."""
+    def _run(self, schema, payload: Any, work: Callable, *, needs_join: bool = True,  # noqa: ANN001
+             id_only: bool = False) -> dict:
+        """Validate, call the service in one transaction, commit, and return the ack (or the error ack).
+
+        `id_only`: `work` uses only the caller's id, so the account is checked without loading it.
+        """
         t0 = time.perf_counter()
         if not isinstance(payload, dict):
             return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
@@ -121,8 +135,12 @@ class ExamNamespace(Namespace):
             data = _schema(schema).load(payload)
             if needs_join and socket_session.get("session_id") != data["session_id"]:
                 return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
-            user = db.get(User, socket_session["user_id"])
-            if user is None or not user.is_active:
+            if id_only:
+                active = db.execute(_USER_ACTIVE, {"user_id": socket_session["user_id"]}).scalar()
+                user = Caller(socket_session["user_id"]) if active else None
+            else:
+                user = db.get(User, socket_session["user_id"])
+            if user is None or (not id_only and not user.is_active):
                 disconnect()
                 return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}
             ack, after = work(db, user, data)
@@ -164,7 +182,7 @@ class ExamNamespace(Namespace):
                 notify_examiners_by_id(data["session_id"], light=not superseded)
                 proctoring_notify.deliver(effects)
             return {"ok": True, "session": state}, after
-        return self._run(JoinSchema, payload, work, needs_join=False)
+        return self._run(JoinSchema, payload, work, needs_join=False, id_only=True)
 
     def on_answer(self, payload=None):  # noqa: ANN001
         """Queued for the worker's next group commit (sessions/answers.py); acked once committed."""
