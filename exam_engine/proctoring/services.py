@@ -427,13 +427,23 @@ def observe_join(session: Session, session_id: str, *, user_agent: str | None, n
     policy = policy_for_version(session, attempt.exam_version_id)
     if not policy.is_recording or attempt.status in CLOSED:
         return None
+    ua = (user_agent or "")[:300] or None
+    if (appended is not None and attempt.log_length == 1 + len(appended)
+            and all(entry.kind == "connect" for entry in appended)):
+        # The attempt's first join (only `start` before it, which the new state starts from): the state these
+        # entries make, with nothing to observe in them, inserted unless the periodic scan made one meanwhile.
+        state = _new_state(attempt, now)
+        state.user_agent = ua
+        effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+        effects.merge(_scan(session, attempt, state, policy, now, entries=appended))
+        if session.execute(_state_if_absent(session), {key: getattr(state, key) for key in _STATE_KEYS}).first():
+            return effects
     state = session.get(ProctoringState, attempt.id)
     created = state is None
     if created:
         # Added once its fields are final (one INSERT, no UPDATE after it); the attempt's lock keeps it ours.
         state = _new_state(attempt, now)
     effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
-    ua = (user_agent or "")[:300] or None
     if ua and state.user_agent and ua != state.user_agent:
         effects.merge(_observe(session, attempt, state, policy, "user_agent_change", now=now,
                                detail={"from": state.user_agent, "to": ua}))
@@ -453,6 +463,22 @@ def observe_join(session: Session, session_id: str, *, user_agent: str | None, n
 
 _INSERT_STATE = ProctoringState.__table__.insert()
 _STATE_KEYS = tuple(column.key for column in ProctoringState.__table__.columns)
+_STATE_IF_ABSENT: dict[str, Any] = {}
+
+
+def _state_if_absent(session: Session) -> Any:
+    """INSERT a state ... ON CONFLICT DO NOTHING RETURNING its id (a row back: it was inserted), per dialect."""
+    dialect = session.get_bind().dialect.name
+    stmt = _STATE_IF_ABSENT.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        table = ProctoringState.__table__
+        stmt = _STATE_IF_ABSENT[dialect] = (upsert(table).on_conflict_do_nothing(index_elements=[table.c.session_id])
+                                            .returning(table.c.session_id))
+    return stmt
 
 
 def scan_attempt(session: Session, session_id: str, *, now: datetime) -> Effects | None:

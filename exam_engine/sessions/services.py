@@ -92,7 +92,7 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
                   status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
                   allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
                   user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
-                  adaptive_state=adaptive_state, log_length=1, log_head=digest)
+                  adaptive_state=adaptive_state, log_length=1, log_head=digest, **_INSERTED_DEFAULTS)
     entry = dict(session_id=session_id, idx=1, kind="start", data=data, at=now, actor_id=user.id,
                  prev_hash=eventlog.GENESIS, hash=digest)
     if not _insert_attempt(session, values, entry):
@@ -102,7 +102,7 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
             raise RuntimeError(f"attempt not stored: {exam.id}:{user.id} conflicts with no open attempt")
         return existing, False
     # The row as stored, without reading it back: every other column has its default.
-    attempt = ExamSession(**_NEW_ATTEMPT_DEFAULTS, **values)
+    attempt = ExamSession(**_NOT_INSERTED, **values)
     make_transient_to_detached(attempt)
     session.add(attempt)
     return attempt, True
@@ -112,38 +112,55 @@ def _item_of(version: Any) -> dict[int, int]:
     return {int(k): v for k, v in version.definition["resolved"]["item_of"].items()}
 
 
-#: Every column of a new attempt that `start_session` does not insert, with the value it then has.
-_NEW_ATTEMPT_DEFAULTS = dict(extended_s=0.0, paused_at=None, paused_total_s=0.0, outage_credit_s=0.0,
-                             submitted_at=None, end_reason=None, last_seq=0, position=0, active_sid=None,
-                             is_connected=False, connected_at=None, disconnected_at=None, disconnected_total_s=0.0,
-                             result=None, score=None, max_score=None, percentage=None, is_passed=None,
-                             scored_at=None, risk=0.0)
+#: A new attempt's columns that have a default, inserted explicitly (the model's defaults; a statement that
+#: names every column needs no defaults filled in at execution, which a SELECT around an INSERT would not do).
+_INSERTED_DEFAULTS = dict(extended_s=0.0, paused_total_s=0.0, outage_credit_s=0.0, last_seq=0, position=0,
+                          is_connected=False, disconnected_total_s=0.0, risk=0.0)
+#: The columns of a new attempt left out of its INSERT (NULL), for the loaded copy `start_session` returns.
+_NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_sid=None, connected_at=None,
+                     disconnected_at=None, result=None, score=None, max_score=None, percentage=None, is_passed=None,
+                     scored_at=None)
 
 
 def _insert_attempt(session: Session, values: dict, entry: dict) -> bool:
     """INSERT the new attempt and its first log entry, unless the learner already has an open attempt.
 
-    SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id
-    (PostgreSQL and SQLite), then the entry. A conflicting start still in flight is waited for, as before.
+    SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, and
+    the entry. On PostgreSQL both are one statement (the entry's INSERT selects from the attempt's, so it is
+    written only when the attempt is); SQLite runs them in turn. A conflicting start still in flight is waited
+    for, as before.
     """
     dialect = session.get_bind().dialect.name
-    stmts = _INSERT_ATTEMPT.get(dialect)
-    if stmts is None:
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        table = ExamSession.__table__
-        stmts = _INSERT_ATTEMPT[dialect] = (
-            upsert(table).on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id),
-            SessionEvent.__table__.insert())
-    if session.execute(stmts[0], values).first() is None:
-        return False
-    session.execute(stmts[1], entry)
-    return True
+    stmt = _INSERT_ATTEMPT.get((dialect, frozenset(values)))
+    if stmt is None:
+        stmt = _INSERT_ATTEMPT[(dialect, frozenset(values))] = _insert_attempt_statement(dialect, values)
+    if dialect != "postgresql":
+        if session.execute(stmt[0], values).first() is None:
+            return False
+        session.execute(stmt[1], entry)
+        return True
+    params = dict(values)
+    params.update({f"e_{key}": value for key, value in entry.items() if key != "session_id"})
+    return session.execute(stmt, params).first() is not None
 
 
-#: The statements of `_insert_attempt` per dialect (built once; the values are parameters).
+def _insert_attempt_statement(dialect: str, values: dict) -> Any:
+    table, events = ExamSession.__table__, SessionEvent.__table__
+    if dialect != "postgresql":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+        return (upsert(table).on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id),
+                events.insert())
+    from sqlalchemy.dialects.postgresql import insert as upsert
+    attempt = (upsert(table).values({key: bindparam(key, type_=table.c[key].type) for key in values})
+               .on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id).cte("new_attempt"))
+    columns = ("idx", "kind", "data", "at", "actor_id", "prev_hash", "hash")
+    entry = events.insert().from_select(
+        ["session_id", *columns],
+        select(attempt.c.id, *(bindparam(f"e_{c}", type_=events.c[c].type) for c in columns))).cte("first_entry")
+    return select(attempt.c.id).add_cte(entry)
+
+
+#: The statements of `_insert_attempt` per dialect and columns (built once; the values are parameters).
 _INSERT_ATTEMPT: dict[str, Any] = {}
 
 
@@ -225,7 +242,8 @@ def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict
     """Everything a client needs to continue exactly where the learner was (the `join` payload)."""
     version = exam_services.frozen_version(session, attempt.exam_version_id)
     defn = version.definition
-    responses = session.execute(_RESPONSES, {"session_id": attempt.id}).all()
+    # Responses (and flags) are only written by learner messages, each of which moves last_seq: none yet, none stored.
+    responses = session.execute(_RESPONSES, {"session_id": attempt.id}).all() if attempt.last_seq else []
     sections, start = [], 0
     for sec in defn["sections"]:
         count = sum(1 for e in attempt.form if e["section_id"] == sec["id"])
@@ -326,23 +344,40 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
 def _write_join(session: Session, attempt: ExamSession, values: dict, entries: list[eventlog.Entry]) -> None:
     """Write a join's changes with Core (statements built once) and make the loaded attempt match, unchanged.
 
-    The ORM's unit of work for one UPDATE and a few INSERTs cost more than the rest of the join.
+    The ORM's unit of work for one UPDATE and a few INSERTs cost more than the rest of the join. On PostgreSQL
+    the UPDATE and the entries' INSERT are one statement (the UPDATE in a WITH clause).
     """
-    stmt = _JOIN_UPDATES.get(frozenset(values))
-    if stmt is None:
-        table = ExamSession.__table__
-        stmt = _JOIN_UPDATES[frozenset(values)] = (
-            update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(k) for k in values}))
-    session.execute(stmt, {**values, "b_id": attempt.id})
-    if entries:
-        session.execute(_INSERT_ENTRIES, [e._asdict() for e in entries])
+    table, events = ExamSession.__table__, SessionEvent.__table__
+    params = {**values, "b_id": attempt.id}
+    if entries and session.get_bind().dialect.name == "postgresql":
+        key = (frozenset(values), len(entries))
+        stmt = _JOIN_WRITES.get(key)
+        if stmt is None:
+            moved = (update(table).where(table.c.id == bindparam("b_id"))
+                     .values({k: bindparam(k, type_=table.c[k].type) for k in values}).returning(table.c.id).cte("moved"))
+            stmt = _JOIN_WRITES[key] = events.insert().values(
+                [{c: bindparam(f"e{i}_{c}", type_=events.c[c].type) for c in eventlog.Entry._fields}
+                 for i in range(len(entries))]).add_cte(moved)
+        for i, entry in enumerate(entries):
+            params.update({f"e{i}_{c}": v for c, v in entry._asdict().items()})
+        session.execute(stmt, params)
+    else:
+        stmt = _JOIN_UPDATES.get(frozenset(values))
+        if stmt is None:
+            stmt = _JOIN_UPDATES[frozenset(values)] = (
+                update(table).where(table.c.id == bindparam("b_id")).values({k: bindparam(k) for k in values}))
+        session.execute(stmt, params)
+        if entries:
+            session.execute(_INSERT_ENTRIES, [e._asdict() for e in entries])
     for key, value in values.items():
         set_committed_value(attempt, key, value)
 
 
-#: `_write_join`'s statements: an UPDATE per set of columns, and the log entries' INSERT.
+#: `_write_join`'s statements: an UPDATE per set of columns, the log entries' INSERT, and on PostgreSQL both
+#: in one statement per set of columns and number of entries.
 _JOIN_UPDATES: dict[frozenset, Any] = {}
 _INSERT_ENTRIES = SessionEvent.__table__.insert()
+_JOIN_WRITES: dict[tuple, Any] = {}
 
 
 def disconnect(session: Session, sid: str, session_id: str | None, *, now: datetime) -> ExamSession | None:

@@ -58,3 +58,39 @@ def test_scan_in_chunks_flags_like_one_by_one(proctored, timed_exam, make_user, 
     assert results[0] == results[1]  # the same flags and the same log entries, in the same order
     assert all(flags.get("fast_answers") for flags in results[1][0])
     assert ("flag_raised", "fast_answers") in results[1][1][0]
+
+
+def _state_row(app, sid):  # noqa: ANN001
+    from exam_engine.proctoring.models import ProctoringState
+    with app.app_context():
+        db = get_db().session()
+        try:
+            st = db.get(ProctoringState, sid)
+            return {"counts": st.counts, "log_idx": st.log_idx, "answered": st.answered_items, "ua": st.user_agent,
+                    "idle": st.is_idle}, st.last_activity_at
+        finally:
+            db.close()
+
+
+def test_first_join_state_is_the_one_the_general_path_makes(app, client, make_exam, make_user, auth, socket_for):
+    """A first join inserts the proctoring state in one statement; a scan that made the state in between
+    (the general path then updates it) gives the same state, and both logs verify."""
+    exam_id = make_exam(proctoring={"level": "standard", "settings": {}})
+    got = []
+    for scan_first in (False, True):
+        user = make_user("learner")
+        sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
+        if scan_first:
+            assert notify.scan_once(app) >= 1  # the start entry is new: the scan makes the state
+        sc = socket_for(user)
+        assert emit(sc, "join", {"session_id": sid})["ok"]
+        state, active_at = _state_row(app, sid)
+        with app.app_context():
+            db = get_db().session()
+            joined_at = db.scalar(select(SessionEvent.at).where(SessionEvent.session_id == sid, SessionEvent.kind == "connect"))
+            assert eventlog.verify_session(db, sid).ok
+            db.close()
+        assert active_at == joined_at  # the connect is the last activity
+        got.append(state)
+    assert got[0] == got[1]
+    assert got[0]["log_idx"] == 2 and got[0]["counts"] == {} and not got[0]["idle"]
