@@ -46,9 +46,13 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
     if not todo:
         return []
     ids = [a.id for a, _ in todo]
-    # Loaded into the identity map, so `_state` below finds them without a query (and creates the missing ones).
-    session.scalars(select(ProctoringState).where(ProctoringState.session_id.in_(ids))).all()
-    states = {a.id: services._state(session, a, now) for a, _ in todo}
+    # One query for the existing states, kept here: the identity map holds objects weakly, so states loaded and
+    # dropped would be gone again and `_state` would read them one by one. The missing ones are created.
+    states = {s.session_id: s for s in session.scalars(select(ProctoringState)
+                                                       .where(ProctoringState.session_id.in_(ids)))}
+    for attempt, _ in todo:
+        if attempt.id not in states:
+            states[attempt.id] = services._state(session, attempt, now)
     behind = [and_(SessionEvent.session_id == a.id, SessionEvent.idx > states[a.id].log_idx)
               for a, _ in todo if states[a.id].log_idx < a.log_length]
     entries: dict[str, list] = defaultdict(list)
