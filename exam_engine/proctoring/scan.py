@@ -68,7 +68,9 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
         out = [services._scan(session, a, states[a.id], policy, now, entries=entries.get(a.id, []), batch=batch)
                for a, policy in todo]
     # The states are written below in one statement for the chunk (the unit of work issued an UPDATE per state
-    # and per set of changed columns: most of the scan's time).
+    # and per set of changed columns: most of the scan's time). Every column is written, changed or not: right
+    # because every writer of a state holds its attempt's row lock, as this scan does (a writer that did not
+    # would have its changes overwritten here).
     for state in states.values():
         session.expunge(state)
     session.flush()  # new signals and flags get their ids: one multi-row INSERT each

@@ -161,7 +161,7 @@ def _insert_attempt_statement(dialect: str, values: dict) -> Any:
 
 
 #: The statements of `_insert_attempt` per dialect and columns (built once; the values are parameters).
-_INSERT_ATTEMPT: dict[str, Any] = {}
+_INSERT_ATTEMPT: dict[tuple[str, frozenset], Any] = {}
 
 
 # --- loading and state -------------------------------------------------------

@@ -61,10 +61,9 @@ def authenticate_socket(auth: Any) -> int:
         # One round trip on PostgreSQL: autocommit (no BEGIN, no ROLLBACK), Core, the token and its user's state.
         # (SQLite keeps its transaction: its BEGIN is issued by an event that autocommit would leave open.)
         engine = get_db().engine
-        conn = engine.connect()
-        if engine.dialect.name != "sqlite":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        with conn:
+        with engine.connect() as conn:
+            if engine.dialect.name != "sqlite":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             try:
                 return user_id_for_token(conn, token, now=utcnow())
             except DomainError as exc:
