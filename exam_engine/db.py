@@ -49,9 +49,9 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     if "poolclass" not in kwargs:
         # A fixed pool by default: overflow connections are closed as soon as the pool has room again, so a
         # burst (a start storm) opened and closed ~200 PostgreSQL connections for 1,000 learners, and a new
-        # backend costs far more than the statements it runs. Connections are opened on demand, then kept;
-        # 30 is the most the old 10 + 20 overflow could hold, so no worker has fewer than before.
-        kwargs.setdefault("pool_size", int(os.environ.get("EXAM_ENGINE_DB_POOL_SIZE", 30)))
+        # backend costs far more than the statements it runs. Connections are opened on demand, then kept.
+        # 20, not the old maximum of 30: a run with 30 was slower (docs/benchmarks/delivery.md).
+        kwargs.setdefault("pool_size", int(os.environ.get("EXAM_ENGINE_DB_POOL_SIZE", 20)))
         kwargs.setdefault("max_overflow", int(os.environ.get("EXAM_ENGINE_DB_MAX_OVERFLOW", 0)))
     ping_idle_s = kwargs.pop("ping_idle_s", None)
     if ping_idle_s is None:
