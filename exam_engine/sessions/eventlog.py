@@ -64,13 +64,11 @@ def next_entry(session_id: str, log_length: int, log_head: str, kind: str, data:
 def append(session: Session, attempt: ExamSession, kind: str, data: dict | None, *, at: datetime,
            actor_id: int | None) -> SessionEvent:
     """Append an entry; the caller holds the attempt's row lock (so idx and head stay consistent)."""
-    idx = attempt.log_length + 1
-    data, digest = prepare(attempt.log_head, idx, kind, data, at=at, actor_id=actor_id)
-    event = SessionEvent(session_id=attempt.id, idx=idx, kind=kind, data=data, at=at, actor_id=actor_id,
-                         prev_hash=attempt.log_head, hash=digest)
+    entry = next_entry(attempt.id, attempt.log_length, attempt.log_head, kind, data, at=at, actor_id=actor_id)
+    event = SessionEvent(**entry._asdict())
     session.add(event)
-    attempt.log_length = idx
-    attempt.log_head = digest
+    attempt.log_length = entry.idx
+    attempt.log_head = entry.hash
     return event
 
 
