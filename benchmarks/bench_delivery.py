@@ -118,7 +118,9 @@ def postgres_cpu() -> float:
 def engine_env(db_url: str, instance: Path, async_mode: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXAM_ENGINE_") and k != "REDIS_URL"}
     env.update({"DATABASE_URL": db_url, "SECRET_KEY": secrets.token_urlsafe(32), "EXAM_ENGINE_INSTANCE": str(instance),
-                "EXAM_ENGINE_ASYNC_MODE": async_mode, "PYTHONUNBUFFERED": "1"})
+                "EXAM_ENGINE_ASYNC_MODE": async_mode, "PYTHONUNBUFFERED": "1",
+                # The workers run this checkout's code, whichever checkout the venv was installed from.
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     return env
 
 

@@ -55,6 +55,8 @@ def load_config(instance_path: Path) -> dict:
         # Behind a reverse proxy: take the learner's address from X-Forwarded-For (only if the proxy sets it).
         "TRUST_PROXY": env.get("EXAM_ENGINE_TRUST_PROXY", "0") == "1",
         "MONITOR_BATCH_S": float(env.get("EXAM_ENGINE_MONITOR_BATCH_S", 1.0)),
+        # How often each worker runs the server-side proctoring rules (docs/proctoring.md).
+        "PROCTORING_SCAN_S": float(env.get("EXAM_ENGINE_PROCTORING_SCAN_S", 5.0)),
         # flask-smorest / OpenAPI
         "API_TITLE": "Exam engine",
         "API_VERSION": "v1",

@@ -45,6 +45,7 @@ from item_bank.models import ItemVersion
 from ..auth.models import User
 from ..errors import ack_error
 from ..exams.models import ExamVersion
+from ..proctoring import services as proctoring
 from . import eventlog, services, timing
 from .models import AppliedSeq, ExamSession, SessionEvent, SessionResponse
 from .statuses import CLOSED, Status
@@ -305,7 +306,20 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
              if (h[0], h[1]) != (rows[sid].last_seq, rows[sid].log_length)]
     if moved:
         conn.execute(_UPDATE_HEAD, moved)
+    if events:
+        _advance_proctoring(conn, rows, heads, events)
     return alone, busy
+
+
+def _advance_proctoring(conn: Connection, rows: dict, heads: dict, events: list[dict]) -> None:
+    """Move the proctoring rule states past these plain answers now, so the periodic scan has nothing to redo."""
+    written: dict[str, list] = {}
+    for e in events:
+        item_id = e["data"]["item_id"]
+        written.setdefault(e["session_id"], []).append((item_id, _form_index(conn, e["session_id"])[item_id][1], e["at"]))
+    proctoring.advance_after_answers(conn, [
+        proctoring.AnsweredAttempt(sid, rows[sid].exam_version_id, rows[sid].log_length, heads[sid][1], answers)
+        for sid, answers in written.items()])
 
 
 def _refusal(conn: Connection, row: Any, a: Answer) -> dict | None:

@@ -94,3 +94,66 @@ def test_first_join_state_is_the_one_the_general_path_makes(app, client, make_ex
         got.append(state)
     assert got[0] == got[1]
     assert got[0]["log_idx"] == 2 and got[0]["counts"] == {} and not got[0]["idle"]
+
+
+def _answer(p, item, seq):  # noqa: ANN001
+    opt = item["interaction"]["options"][0]["id"]
+    ack = emit(p["sc"], "answer", {"session_id": p["sid"], "item_id": item["item_id"], "response": [opt], "seq": seq})
+    assert ack["ok"], ack
+
+
+def _log(app, sid):  # noqa: ANN001
+    with app.app_context():
+        db = get_db().session()
+        try:
+            assert eventlog.verify_session(db, sid).ok
+            return [(e.kind, e.at) for e in db.scalars(select(SessionEvent).where(SessionEvent.session_id == sid)
+                                                       .order_by(SessionEvent.idx))]
+        finally:
+            db.close()
+
+
+def test_answer_batch_moves_the_state_as_the_scan_would(proctored, make_user, app, monkeypatch):
+    """Plain answers: the batch leaves the rule state exactly where the scan would, and the scan finds nothing."""
+    from exam_engine.sessions import answers
+
+    got = []
+    for batch_moves in (False, True):
+        if not batch_moves:  # the reference: the batch leaves the state alone and the scan does the work
+            monkeypatch.setattr(answers.proctoring, "advance_after_answers", lambda conn, attempts: 0)
+        else:
+            monkeypatch.undo()
+        p = proctored(learner_user=make_user("learner"))
+        items = p["state"]["items"]
+        for seq, it in enumerate([items[0], items[1], items[0]], start=1):  # the third is not a first answer
+            _answer(p, it, seq)
+        assert notify.scan_once(app) == (0 if batch_moves else 1)
+        state, active_at = _state_row(app, p["sid"])
+        log = _log(app, p["sid"])
+        assert [kind for kind, _ in log] == ["start", "connect", "answer", "answer", "answer"]  # nothing raised
+        assert active_at == log[-1][1] and state["log_idx"] == len(log)
+        got.append(state)
+    assert got[0] == got[1]
+    assert sorted(got[1]["answered"]) == sorted([items[0]["item_id"], items[1]["item_id"]])
+
+
+def test_answer_batch_leaves_fast_answers_and_waiting_entries_to_the_scan(proctored, timed_exam, make_user, app):  # noqa: F811
+    """A fast first answer, or an entry the scan has not seen yet, and the batch does not touch the state."""
+    exam_id = timed_exam(max_fast_answers=0)
+    p = proctored(exam_id=exam_id, learner_user=make_user("learner"))
+    items = p["state"]["items"]
+    _answer(p, items[0], 1)  # seconds after joining, for an item estimated at 300 s: fast
+    state, _ = _state_row(app, p["sid"])
+    assert state["log_idx"] == 2  # start, connect: the answer waits for the scan
+    assert notify.scan_once(app) == 1
+    log = _log(app, p["sid"])
+    assert ("flag_raised" in [kind for kind, _ in log]) and _state_row(app, p["sid"])[0]["log_idx"] == len(log)
+
+    # An entry the scan has not seen (a flag for review is not an answer): the next answer leaves it waiting too.
+    assert emit(p["sc"], "flag", {"session_id": p["sid"], "item_id": items[1]["item_id"], "flagged": True,
+                                  "seq": 2})["ok"]
+    before = _state_row(app, p["sid"])[0]["log_idx"]
+    _answer(p, items[0], 3)  # not a first answer: never fast
+    assert _state_row(app, p["sid"])[0]["log_idx"] == before
+    assert notify.scan_once(app) == 1
+    assert _state_row(app, p["sid"])[0]["log_idx"] == len(_log(app, p["sid"]))
