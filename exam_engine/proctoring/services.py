@@ -506,6 +506,11 @@ def attempts_to_scan(session: Session, *, now: datetime) -> list[str]:
         policy = policies[version_id]
         if not policy.is_recording:
             continue
+        if log_idx is None and length <= 1:
+            # Started, never joined: the lone `start` entry has nothing to observe, and the first join makes
+            # the state in the same statement as its own entries (scanning here would make the join take the
+            # general path; in a start storm, for hundreds of attempts between their start and their join).
+            continue
         if log_idx is None or length > log_idx:
             out.append(sid)
         elif (policy["inactivity_s"] and not idle and status == Status.IN_PROGRESS.value and connected
@@ -515,7 +520,8 @@ def attempts_to_scan(session: Session, *, now: datetime) -> list[str]:
 
 
 class AnsweredAttempt(NamedTuple):
-    """What an answer batch wrote for one attempt: its log before and after, and its new `answer` entries."""
+    """What an answer batch wrote for one attempt: its log before and after, its new `answer` entries, and
+    its rule state as the batch's locking read found it (`STATE_COLUMNS`: all None when it has none)."""
 
     session_id: str
     exam_version_id: int
@@ -523,43 +529,46 @@ class AnsweredAttempt(NamedTuple):
     log_length: int
     #: (item id, pinned item version id, time) of each `answer` entry the batch appended, in log order.
     answers: list[tuple[int, int, datetime]]
+    state_log_idx: int | None
+    state_answered: list | None
+    state_last_activity_at: datetime | None
 
 
-_STATES_OF = (select(_STATE_TABLE.c.session_id, _STATE_TABLE.c.log_idx, _STATE_TABLE.c.answered_items,
-                     _STATE_TABLE.c.last_activity_at)
-              .where(_STATE_TABLE.c.session_id.in_(bindparam("ids", expanding=True))))
-_ADVANCE_STATE = (update(_STATE_TABLE)
-                  .where(_STATE_TABLE.c.session_id == bindparam("b_sid"), _STATE_TABLE.c.log_idx == bindparam("b_from"))
-                  .values(log_idx=bindparam("b_to"), answered_items=bindparam("b_items", type_=_STATE_TABLE.c.answered_items.type),
-                          last_activity_at=bindparam("b_at", type_=_STATE_TABLE.c.last_activity_at.type), is_idle=False))
+#: The rule state's columns an answer batch reads with its attempts (outer join on the attempt's id), in the
+#: order of `AnsweredAttempt`'s last three fields.
+STATE_COLUMNS = (_STATE_TABLE.c.log_idx.label("st_log_idx"), _STATE_TABLE.c.answered_items.label("st_answered"),
+                 _STATE_TABLE.c.last_activity_at.label("st_last_at"))
+STATE_JOIN = (_STATE_TABLE, _STATE_TABLE.c.session_id)
+#: One state moved (parameters from `state_moves`); the log position guards against a scan in between.
+ADVANCE_STATE = (update(_STATE_TABLE)
+                 .where(_STATE_TABLE.c.session_id == bindparam("b_sid"), _STATE_TABLE.c.log_idx == bindparam("b_from"))
+                 .values(log_idx=bindparam("b_to"), answered_items=bindparam("b_items", type_=_STATE_TABLE.c.answered_items.type),
+                         last_activity_at=bindparam("b_at", type_=_STATE_TABLE.c.last_activity_at.type), is_idle=False))
 
 
-def advance_after_answers(conn: Connection, attempts: list[AnsweredAttempt]) -> int:
-    """The scan's work on plain answers, done in the answer batch's transaction; returns the states advanced.
+def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[dict]:
+    """The scan's work on plain answers, done by the answer batch: the rule states to move (`ADVANCE_STATE`).
 
-    With a thousand learners answering every few seconds, the periodic scan locked, read and wrote every attempt
-    again only to move its rule state past `answer` entries that raise nothing (a third of a worker's time).
-    The batch holds these attempts' row locks (like every writer of a rule state) and knows its entries, so it
-    moves a state itself when `_scan` would do nothing else: the state was up to date before the batch (no
-    other entry waits), and no answer is fast (`policy.is_fast_answer`). The state ends as `_scan` would leave
-    it: log position, first-answered items, last activity, not idle. Any other case (no state yet, entries
-    waiting, a fast answer, a policy that records nothing) is left to the scan, which sees the same entries.
+    With a thousand learners answering every few seconds, the periodic scan locked, read and wrote every
+    attempt again only to move its rule state past `answer` entries that raise nothing. The batch holds these
+    attempts' row locks (like every writer of a rule state) and knows its entries, so it moves a state itself
+    when `_scan` would do nothing else: the state was up to date before the batch (no other entry waits), and
+    no first answer is fast (`policy.is_fast_answer`). The state ends as `_scan` would leave it: log position,
+    first-answered items, last activity, not idle. Any other case (no state yet, entries waiting, a fast
+    answer, a policy that records nothing) is left to the scan, which then sees the same entries.
     """
-    todo = [a for a in attempts if a.answers and _recording_policy(conn, a.exam_version_id).is_recording]
+    todo = [a for a in attempts if a.answers and a.state_log_idx == a.log_length_before
+            and _recording_policy(conn, a.exam_version_id).is_recording]
     if not todo:
-        return 0
-    states = {r.session_id: r for r in conn.execute(_STATES_OF, {"ids": [a.session_id for a in todo]})}
+        return []
     estimated = session_services.frozen_facts(conn.engine, "estimated_time_s",
                                               sorted({vid for a in todo for _, vid, _ in a.answers}),
                                               lambda ids: _estimated_times_of(conn, ids))
     moves = []
     for a in todo:
-        state = states.get(a.session_id)
-        if state is None or state.log_idx != a.log_length_before:
-            continue
         policy = _recording_policy(conn, a.exam_version_id)
-        answered = set(state.answered_items or [])
-        last_at = state.last_activity_at
+        answered = set(a.state_answered or [])
+        last_at = a.state_last_activity_at
         fast = False
         for item_id, version_id, at in a.answers:
             if item_id not in answered:
@@ -572,9 +581,7 @@ def advance_after_answers(conn: Connection, attempts: list[AnsweredAttempt]) -> 
         if not fast:
             moves.append({"b_sid": a.session_id, "b_from": a.log_length_before, "b_to": a.log_length,
                           "b_items": sorted(answered, key=str), "b_at": last_at})
-    if moves:
-        conn.execute(_ADVANCE_STATE, moves)
-    return len(moves)
+    return moves
 
 
 def _recording_policy(conn: Connection, exam_version_id: int) -> pol.Policy:
