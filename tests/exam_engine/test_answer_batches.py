@@ -268,3 +268,40 @@ def test_many_concurrent_answers(app, client, make_exam, make_user, auth, socket
         attempt, _, seqs = _stored(db, sid)
         assert sorted(seqs) == list(range(1, 21)) and attempt.last_seq == 20
         assert eventlog.verify_session(db, sid).ok
+
+
+@pytest.mark.postgres_only
+def test_a_batch_is_three_statements_on_postgresql(app, started, learner, db):
+    """The locking read, the current responses, then every write (responses new and changed, log entries,
+    applied seqs, the attempt's head, the proctoring state) in one statement; the rows are the same as ever."""
+    from sqlalchemy import event
+
+    _, session_id, _, state = started
+    items = by_title(state)
+    choice, multi = items["choice"]["item_id"], items["multi"]["item_id"]
+    engine = app.extensions["exam_engine.db"].engine
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):  # noqa: ANN001, ANN002
+        # Facts read once per process (forms, items, versions) and idle-connection pings are not the batch's.
+        if statement.strip() != "SELECT 1" and "item_versions" not in statement and "exam_versions" not in statement \
+                and "SELECT exam_sessions.form" not in statement:
+            seen.append(statement)
+
+    gc = answers.GroupCommit(app.extensions["exam_engine.db"])
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        gc._write([_answer(learner.id, session_id, choice, ["lyon"], 1)])  # new response
+        first = list(seen)
+        seen.clear()
+        gc._write([_answer(learner.id, session_id, choice, ["nice"], 2),  # changed response
+                   _answer(learner.id, session_id, multi, ["two"], 3)])   # new response
+        second = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(first) == 3 and len(second) == 3, (first, second)
+    assert "FOR UPDATE" in second[0] and second[2].lstrip().startswith("WITH")
+    attempt, responses, seqs = _stored(db, session_id)
+    assert responses == {choice: (["nice"], 2), multi: (["two"], 3)} and sorted(seqs) == [1, 2, 3]
+    report = eventlog.verify_session(db, session_id)
+    assert report.ok and report.length == attempt.log_length == 5  # start, connect, three answers
