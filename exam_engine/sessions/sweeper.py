@@ -82,31 +82,49 @@ def run_sweep_once(app: Flask) -> list[tuple[str, float]]:
         return closed
 
 
-def push_times(app: Flask, *, local_only: bool = False) -> int:
+#: The periodic push goes out in slices of this many attempts, spread over part of its interval.
+PUSH_SLICE = 50
+
+
+def push_times(app: Flask, *, local_only: bool = False, spread_s: float = 0.0) -> int:
     """Send open attempts their remaining time (learners correct their countdowns).
 
     With `local_only` (the periodic push, which runs in every worker) only attempts whose connection is on
     this worker are pushed, straight to the local socket (not through the message queue), so N workers do
     not push every attempt N times through Redis. Only the columns the `time` payload needs are read.
+    `spread_s`: send the pushes in slices of `PUSH_SLICE` spread over that many seconds instead of in one
+    burst (a thousand emits at once held the worker for a stretch every interval, in the tail of learners'
+    ack latency). Each slice reads its attempts when it is sent, so a pause or an extension made meanwhile
+    is in the payload.
     """
     from .sockets import NAMESPACE, room_of
     with app.app_context():
-        db = get_db().session()
-        try:
-            attempts = db.execute(select(ExamSession.id, ExamSession.status, ExamSession.deadline_at,
-                                         ExamSession.paused_at, ExamSession.active_sid)
-                                  .where(ExamSession.status.in_(OPEN))).all()
-        finally:
-            db.close()
+        attempts = _time_rows(ExamSession.status.in_(OPEN))
         if local_only:
             manager = socketio.server.manager
             attempts = [a for a in attempts if a.active_sid and manager.is_connected(a.active_sid, NAMESPACE)]
-        now = utcnow()
-        for attempt in attempts:
-            socketio.emit("time", services.time_payload(attempt, now), to=room_of(attempt.id), namespace=NAMESPACE,
-                          ignore_queue=local_only)
-            socketio.sleep(0)  # a thousand pushes must not hold the worker: let acks through between them
-        return len(attempts)
+        slices = [attempts[k:k + PUSH_SLICE] for k in range(0, len(attempts), PUSH_SLICE)]
+        pushed = 0
+        for k, rows in enumerate(slices):
+            if k:  # the first slice was just read
+                socketio.sleep(spread_s / len(slices))
+                rows = _time_rows(ExamSession.id.in_([a.id for a in rows]), ExamSession.status.in_(OPEN))
+            now = utcnow()
+            for attempt in rows:
+                socketio.emit("time", services.time_payload(attempt, now), to=room_of(attempt.id),
+                              namespace=NAMESPACE, ignore_queue=local_only)
+                socketio.sleep(0)  # let acks through between pushes
+            pushed += len(rows)
+        return pushed
+
+
+def _time_rows(*where) -> list:  # noqa: ANN002
+    db = get_db().session()
+    try:
+        return db.execute(select(ExamSession.id, ExamSession.status, ExamSession.deadline_at, ExamSession.paused_at,
+                                 ExamSession.active_sid).where(*where)).all()
+    finally:
+        db.close()
 
 
 def heartbeat_job(app: Flask) -> None:
@@ -131,12 +149,15 @@ def sweeper_job(app: Flask) -> None:
 
 def time_sync_job(app: Flask) -> None:
     interval = app.config["TIME_SYNC_INTERVAL_S"]
+    spent = 0.0
     while True:
-        socketio.sleep(interval)
+        socketio.sleep(max(0.0, interval - spent))
+        t0 = time.monotonic()
         try:
-            push_times(app, local_only=True)
+            push_times(app, local_only=True, spread_s=interval / 3)
         except Exception:  # noqa: BLE001
             log.exception("time sync failed")
+        spent = time.monotonic() - t0
 
 
 def register_jobs() -> None:

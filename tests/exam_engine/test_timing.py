@@ -240,3 +240,46 @@ def test_periodic_time_push_only_for_attempts_connected_to_this_worker(app, star
     pushed = [e for e in sc.get_received("/exam") if e["name"] == "time"]
     assert pushed and pushed[0]["args"][0]["session_id"] == sid
     assert push_times(app) == 2  # after an outage credit every open attempt is pushed
+
+
+def test_spread_time_push_reads_each_slice_when_it_sends_it(app, started, client, make_exam, make_user, auth,
+                                                            socket_for, monkeypatch):
+    """The periodic push goes out in slices over part of its interval; an attempt paused while an earlier slice
+    was sent is pushed as paused, not with the time read before."""
+    from exam_engine.db import get_db
+    from exam_engine.sessions import sweeper
+    exam_id, sid, sc, _ = started
+    other = make_user("learner")
+    sid2 = start(client, exam_id, other, auth)
+    sc2 = socket_for(other)
+    assert sc2.emit("join", {"session_id": sid2}, namespace="/exam", callback=True)["ok"]
+    first, second = sorted([(sid, sc), (sid2, sc2)])  # the push goes in the order the database returns
+    for s in (sc, sc2):
+        s.get_received("/exam")
+    pauses = []
+
+    def sleep(seconds):  # noqa: ANN001 - between slices: an examiner pauses the attempt of the next slice
+        if seconds:
+            pauses.append(seconds)
+            with app.app_context():
+                db = get_db().session()
+                db.get(ExamSession, second[0]).status = Status.PAUSED.value
+                db.get(ExamSession, second[0]).paused_at = utcnow()
+                db.commit()
+                db.close()
+
+    monkeypatch.setattr(sweeper, "PUSH_SLICE", 1)
+    monkeypatch.setattr(sweeper.socketio, "sleep", sleep)
+    monkeypatch.setattr(sweeper, "_time_rows", _ordered(sweeper._time_rows, first[0]))
+    assert sweeper.push_times(app, local_only=True, spread_s=3.0) == 2
+    assert pauses == [1.5]  # two slices over 3 s
+    got = {s_id: [e["args"][0] for e in s.get_received("/exam") if e["name"] == "time"] for s_id, s in (first, second)}
+    assert got[first[0]][0]["status"] == "in_progress"
+    assert got[second[0]][0]["status"] == "paused"
+
+
+def _ordered(read, first_id):  # noqa: ANN001
+    """The attempts' rows with `first_id` first (the slices follow this order)."""
+    def wrapped(*where):  # noqa: ANN002
+        return sorted(read(*where), key=lambda row: row.id != first_id)
+    return wrapped
