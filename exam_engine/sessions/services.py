@@ -15,7 +15,7 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -355,9 +355,12 @@ def _write_join(session: Session, attempt: ExamSession, values: dict, entries: l
         if stmt is None:
             moved = (update(table).where(table.c.id == bindparam("b_id"))
                      .values({k: bindparam(k, type_=table.c[k].type) for k in values}).returning(table.c.id).cte("moved"))
-            stmt = _JOIN_WRITES[key] = events.insert().values(
-                [{c: bindparam(f"e{i}_{c}", type_=events.c[c].type) for c in eventlog.Entry._fields}
-                 for i in range(len(entries))]).add_cte(moved)
+            # INSERT ... SELECT of the rows, not a multi-row VALUES: SQLAlchemy gives a multi-row VALUES no cache
+            # key, so it was compiled again on every join (a fifth of the join's CPU).
+            rows = [select(*(bindparam(f"e{i}_{c}", type_=events.c[c].type) for c in eventlog.Entry._fields))
+                    for i in range(len(entries))]
+            stmt = _JOIN_WRITES[key] = events.insert().from_select(
+                list(eventlog.Entry._fields), rows[0] if len(rows) == 1 else union_all(*rows)).add_cte(moved)
         for i, entry in enumerate(entries):
             params.update({f"e{i}_{c}": v for c, v in entry._asdict().items()})
         session.execute(stmt, params)

@@ -305,3 +305,32 @@ def test_a_batch_is_three_statements_on_postgresql(app, started, learner, db):
     assert responses == {choice: (["nice"], 2), multi: (["two"], 3)} and sorted(seqs) == [1, 2, 3]
     report = eventlog.verify_session(db, session_id)
     assert report.ok and report.length == attempt.log_length == 5  # start, connect, three answers
+
+
+def test_start_join_and_answers_compile_no_statement_per_call(app, client, make_exam, make_user, auth, socket_for):
+    """The hot path's statements all have a cache key, so SQLAlchemy compiles each once per process: a statement
+    without one (a multi-row VALUES, for instance) is compiled again on every call, which cost a fifth of a join."""
+    from sqlalchemy import event
+
+    exam_id = make_exam()
+    engine = app.extensions["exam_engine.db"].engine
+    uncached: list[str] = []
+
+    def listener(_conn, _cursor, statement, _params, context, _many):  # noqa: ANN001
+        if context is not None and getattr(context, "compiled", None) is not None \
+                and "no key" in context._get_cache_stats():
+            uncached.append(statement)
+
+    event.listen(engine, "after_cursor_execute", listener)
+    try:
+        for _ in range(2):  # a first and a returning learner of the same exam
+            user = make_user("learner")
+            sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
+            sc = socket_for(user)
+            state = emit(sc, "join", {"session_id": sid})["session"]
+            item = by_title(state)["choice"]
+            assert emit(sc, "answer", {"session_id": sid, "item_id": item["item_id"], "response": ["lyon"],
+                                       "seq": 1})["ok"]
+    finally:
+        event.remove(engine, "after_cursor_execute", listener)
+    assert uncached == []
