@@ -138,7 +138,7 @@ def _scan_one_by_one(db, ids: list[str], now) -> list:  # noqa: ANN001
 
 def scan_job(app: Flask) -> None:
     """Background job: the server-side rules every PROCTORING_SCAN_S seconds."""
-    interval = app.config.get("PROCTORING_SCAN_S", 5.0)
+    interval = max(0.5, app.config.get("PROCTORING_SCAN_S", 5.0))  # 0 or less would spin
     while True:
         socketio.sleep(interval)
         try:

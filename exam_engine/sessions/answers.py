@@ -300,7 +300,7 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
     moved = [{"b_sid": sid, "b_last_seq": h[0], "b_length": h[1], "b_head": h[2]} for sid, h in heads.items()
              if (h[0], h[1]) != (rows[sid].last_seq, rows[sid].log_length)]
     states = _state_moves(conn, rows, heads, events) if events else []
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.driver == "psycopg":  # the statement passes psycopg 3's own JSON wrapper
         _write_in_one_statement(conn, new_responses, changed_responses, events, seqs, moved, states)
         return alone, busy
     if new_responses:
@@ -332,8 +332,9 @@ def _state_moves(conn: Connection, rows: dict, heads: dict, events: list[dict]) 
 
 
 #: PostgreSQL: every write of a batch in one statement (one round trip instead of up to six): a data-modifying
-#: CTE per table over arrays of its rows (`unnest`), so the statement has one shape whatever the batch holds
-#: and psycopg prepares it once. An empty array writes nothing. The same rows as the statements SQLite runs.
+#: CTE per table over arrays of its rows (`unnest`), so the SQL is the same whatever the batch holds (psycopg
+#: prepares it once per set of parameter types: an int list may go as int2[] or int4[], an empty one untyped).
+#: An empty array writes nothing. The same rows as the statements SQLite (or another driver) runs.
 _ONE_STATEMENT = """
 WITH new_responses AS (
   INSERT INTO session_responses (session_id, item_id, response, seq, is_flagged, flag_seq, saved_at)

@@ -14,7 +14,7 @@ import time
 from flask import Flask
 from sqlalchemy import select
 
-from ..db import Database, get_db, utcnow
+from ..db import Database, utcnow
 from ..extensions import socketio
 from . import metrics, services
 from .models import ExamSession
@@ -99,7 +99,7 @@ def push_times(app: Flask, *, local_only: bool = False, spread_s: float = 0.0) -
     """
     from .sockets import NAMESPACE, room_of
     with app.app_context():
-        attempts = _time_rows(ExamSession.status.in_(OPEN))
+        attempts = _time_rows(app, ExamSession.status.in_(OPEN))
         if local_only:
             manager = socketio.server.manager
             attempts = [a for a in attempts if a.active_sid and manager.is_connected(a.active_sid, NAMESPACE)]
@@ -108,7 +108,7 @@ def push_times(app: Flask, *, local_only: bool = False, spread_s: float = 0.0) -
         for k, rows in enumerate(slices):
             if k:  # the first slice was just read
                 socketio.sleep(spread_s / len(slices))
-                rows = _time_rows(ExamSession.id.in_([a.id for a in rows]), ExamSession.status.in_(OPEN))
+                rows = _time_rows(app, ExamSession.id.in_([a.id for a in rows]), ExamSession.status.in_(OPEN))
             now = utcnow()
             for attempt in rows:
                 socketio.emit("time", services.time_payload(attempt, now), to=room_of(attempt.id),
@@ -118,8 +118,9 @@ def push_times(app: Flask, *, local_only: bool = False, spread_s: float = 0.0) -
         return pushed
 
 
-def _time_rows(*where) -> list:  # noqa: ANN002
-    db = get_db().session()
+def _time_rows(app: Flask, *where) -> list:  # noqa: ANN002
+    """The `time` payload's columns of these attempts, through the jobs' own pool (never queued behind a storm)."""
+    db = jobs_db(app).session()
     try:
         return db.execute(select(ExamSession.id, ExamSession.status, ExamSession.deadline_at, ExamSession.paused_at,
                                  ExamSession.active_sid).where(*where)).all()

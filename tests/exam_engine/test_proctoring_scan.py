@@ -165,3 +165,47 @@ def test_answer_batch_leaves_fast_answers_and_waiting_entries_to_the_scan(procto
     assert _state_row(app, p["sid"])[0]["log_idx"] == before
     assert notify.scan_once(app) == 1
     assert _state_row(app, p["sid"])[0]["log_idx"] == len(_log(app, p["sid"]))
+
+
+def test_a_batch_of_several_answers_is_timed_like_the_scan_times_them(proctored, timed_exam, make_user, app,
+                                                                     monkeypatch):  # noqa: F811
+    """Several answers of one attempt in one batch, on items estimated at 300 s: first answers 100 s apart are
+    not fast and the batch moves the state as the scan would (a repeat included); a first answer 5 s after
+    the previous one is fast, and the batch leaves the whole attempt to the scan, which records it."""
+    from datetime import timedelta
+
+    from exam_engine.db import utcnow
+    from exam_engine.sessions import answers
+
+    exam_id = timed_exam(max_fast_answers=5)
+
+    def write(p, plan):  # noqa: ANN001 - plan: (item index, seconds after now) per answer, one batch
+        items, t0 = p["state"]["items"], utcnow()
+        batch = [answers.Answer(user_id=p["learner"].id, session_id=p["sid"], item_id=items[i]["item_id"],
+                                response=[items[i]["interaction"]["options"][0]["id"]], seq=seq,
+                                now=t0 + timedelta(seconds=dt)) for seq, (i, dt) in enumerate(plan, start=1)]
+        answers.GroupCommit(app.extensions["exam_engine.db"])._write(batch)
+        assert all(a.ack["ok"] for a in batch), [a.ack for a in batch]
+
+    got = []
+    for batch_moves in (False, True):
+        if not batch_moves:  # the reference: the scan does the work
+            monkeypatch.setattr(answers.proctoring, "state_moves", lambda conn, attempts: [])
+        else:
+            monkeypatch.undo()
+        p = proctored(exam_id=exam_id, learner_user=make_user("learner"))
+        write(p, [(0, 100), (1, 200), (0, 210)])
+        assert notify.scan_once(app) == (0 if batch_moves else 1)
+        state, active_at = _state_row(app, p["sid"])
+        log = _log(app, p["sid"])
+        assert [kind for kind, _ in log] == ["start", "connect", "answer", "answer", "answer"]  # none fast
+        assert active_at == log[-1][1] and state["log_idx"] == 5
+        got.append(state)
+    assert got[0] == got[1] and got[1]["counts"] == {}
+
+    p = proctored(exam_id=exam_id, learner_user=make_user("learner"))
+    write(p, [(0, 100), (1, 105)])  # the second first answer comes 5 s after the first: fast
+    assert _state_row(app, p["sid"])[0]["log_idx"] == 2  # left to the scan
+    assert notify.scan_once(app) == 1
+    state, _ = _state_row(app, p["sid"])
+    assert state["counts"].get("fast_answer") == 1 and state["log_idx"] == len(_log(app, p["sid"]))

@@ -280,6 +280,6 @@ def test_spread_time_push_reads_each_slice_when_it_sends_it(app, started, client
 
 def _ordered(read, first_id):  # noqa: ANN001
     """The attempts' rows with `first_id` first (the slices follow this order)."""
-    def wrapped(*where):  # noqa: ANN002
-        return sorted(read(*where), key=lambda row: row.id != first_id)
+    def wrapped(*args):  # noqa: ANN002
+        return sorted(read(*args), key=lambda row: row.id != first_id)
     return wrapped
