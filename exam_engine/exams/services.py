@@ -253,7 +253,8 @@ _MAX_FROZEN_VERSIONS = 2_000
 
 def frozen_version(session: Session, version_id: int) -> FrozenVersion:
     """An exam version's definition and window, read once per process when it is frozen (drafts every time)."""
-    cache = _FROZEN_VERSIONS.setdefault(session.get_bind(), {})
+    # Per engine, whether the session is bound to the engine or to one of its connections.
+    cache = _FROZEN_VERSIONS.setdefault(session.get_bind().engine, {})
     hit = cache.get(version_id)
     if hit is not None:
         return hit

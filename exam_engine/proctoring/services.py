@@ -534,11 +534,11 @@ class AnsweredAttempt(NamedTuple):
     state_last_activity_at: datetime | None
 
 
-#: The rule state's columns an answer batch reads with its attempts (outer join on the attempt's id), in the
-#: order of `AnsweredAttempt`'s last three fields.
+#: The rule states' table, and the columns an answer batch reads from it with its attempts (an outer join on
+#: the attempt's id), in the order of `AnsweredAttempt`'s last three fields.
+STATES = _STATE_TABLE
 STATE_COLUMNS = (_STATE_TABLE.c.log_idx.label("st_log_idx"), _STATE_TABLE.c.answered_items.label("st_answered"),
                  _STATE_TABLE.c.last_activity_at.label("st_last_at"))
-STATE_JOIN = (_STATE_TABLE, _STATE_TABLE.c.session_id)
 #: One state moved (parameters from `state_moves`); the log position guards against a scan in between.
 ADVANCE_STATE = (update(_STATE_TABLE)
                  .where(_STATE_TABLE.c.session_id == bindparam("b_sid"), _STATE_TABLE.c.log_idx == bindparam("b_from"))
@@ -557,8 +557,10 @@ def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[dict]
     first-answered items, last activity, not idle. Any other case (no state yet, entries waiting, a fast
     answer, a policy that records nothing) is left to the scan, which then sees the same entries.
     """
+    with Session(bind=conn) as session:  # the versions' policies, cached per process (read on first use only)
+        policies = {vid: policy_for_version(session, vid) for vid in {a.exam_version_id for a in attempts}}
     todo = [a for a in attempts if a.answers and a.state_log_idx == a.log_length_before
-            and _recording_policy(conn, a.exam_version_id).is_recording]
+            and policies[a.exam_version_id].is_recording]
     if not todo:
         return []
     estimated = session_services.frozen_facts(conn.engine, "estimated_time_s",
@@ -566,7 +568,7 @@ def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[dict]
                                               lambda ids: _estimated_times_of(conn, ids))
     moves = []
     for a in todo:
-        policy = _recording_policy(conn, a.exam_version_id)
+        policy = policies[a.exam_version_id]
         answered = set(a.state_answered or [])
         last_at = a.state_last_activity_at
         fast = False
@@ -582,14 +584,6 @@ def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[dict]
             moves.append({"b_sid": a.session_id, "b_from": a.log_length_before, "b_to": a.log_length,
                           "b_items": sorted(answered, key=str), "b_at": last_at})
     return moves
-
-
-def _recording_policy(conn: Connection, exam_version_id: int) -> pol.Policy:
-    """`policy_for_version` for a Core connection (cached per process and version, like the version itself)."""
-    def load() -> pol.Policy:
-        with Session(bind=conn) as session:
-            return policy_for_version(session, exam_version_id)
-    return session_services.frozen_fact(conn.engine, ("proctoring_policy", exam_version_id), load)
 
 
 def _estimated_times_of(conn: Connection, version_ids: list) -> dict:

@@ -70,7 +70,7 @@ _LOCK_ATTEMPTS = (select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.g
                          S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, U.c.is_active,
                          *proctoring.STATE_COLUMNS)
                   .join(U, U.c.id == S.c.user_id)
-                  .outerjoin(proctoring.STATE_JOIN[0], proctoring.STATE_JOIN[1] == S.c.id)
+                  .outerjoin(proctoring.STATES, proctoring.STATES.c.session_id == S.c.id)
                   .where(S.c.id.in_(bindparam("ids", expanding=True))).order_by(S.c.id)
                   .with_for_update(of=S, skip_locked=True))
 _EXISTING = select(S.c.id).where(S.c.id.in_(bindparam("ids", expanding=True)))
