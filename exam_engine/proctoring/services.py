@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -532,30 +532,67 @@ class AnsweredAttempt(NamedTuple):
     state_log_idx: int | None
     state_answered: list | None
     state_last_activity_at: datetime | None
+    state_counts: dict | None = None
+
+
+class StateMove(NamedTuple):
+    """A rule state the answer batch moves past its answers (`state_moves`), and the signals to record with it."""
+
+    session_id: str
+    #: The state's log position the batch found (the write is guarded by it: a scan in between wins).
+    log_from: int
+    answered: list
+    last_activity_at: datetime
+    #: The counts with the batch's fast answers in them; None when the batch records none (counts unchanged).
+    counts: dict | None
+    #: The `detail` of each `fast_answer` signal to record, in order: a signal row and a `signal` log entry each,
+    #: appended after the batch's answers (as the scan appends its own), timed at the attempt's last answer.
+    fast_answers: list[dict]
 
 
 #: The rule states' table, and the columns an answer batch reads from it with its attempts (an outer join on
-#: the attempt's id), in the order of `AnsweredAttempt`'s last three fields.
+#: the attempt's id), in the order of `AnsweredAttempt`'s last four fields.
 STATES = _STATE_TABLE
 STATE_COLUMNS = (_STATE_TABLE.c.log_idx.label("st_log_idx"), _STATE_TABLE.c.answered_items.label("st_answered"),
-                 _STATE_TABLE.c.last_activity_at.label("st_last_at"))
-#: One state moved (parameters from `state_moves`); the log position guards against a scan in between.
+                 _STATE_TABLE.c.last_activity_at.label("st_last_at"), _STATE_TABLE.c.counts.label("st_counts"))
+#: One state moved (parameters from `StateMove`); the log position guards against a scan in between. Counts are
+#: written as the batch found them or with its fast answers (it holds the attempt's row lock, as every writer
+#: of a state does); `updated_at` moves only with the counts.
 ADVANCE_STATE = (update(_STATE_TABLE)
                  .where(_STATE_TABLE.c.session_id == bindparam("b_sid"), _STATE_TABLE.c.log_idx == bindparam("b_from"))
                  .values(log_idx=bindparam("b_to"), answered_items=bindparam("b_items", type_=_STATE_TABLE.c.answered_items.type),
-                         last_activity_at=bindparam("b_at", type_=_STATE_TABLE.c.last_activity_at.type), is_idle=False))
+                         last_activity_at=bindparam("b_at", type_=_STATE_TABLE.c.last_activity_at.type), is_idle=False,
+                         counts=bindparam("b_counts", type_=_STATE_TABLE.c.counts.type),
+                         updated_at=func.coalesce(bindparam("b_updated", type_=_STATE_TABLE.c.updated_at.type),
+                                                  _STATE_TABLE.c.updated_at)))
+#: The fast-answer signals a batch records (`signal_row`).
+SIGNALS = ProctoringSignal.__table__
 
 
-def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[dict]:
-    """The scan's work on plain answers, done by the answer batch: the rule states to move (`ADVANCE_STATE`).
+def signal_row(signal_id: int, session_id: str, detail: dict, at: datetime) -> dict:
+    """The `proctoring_signals` row of a fast answer the batch records (the scan's `_observe` writes the same)."""
+    return {"id": signal_id, "session_id": session_id, "kind": "fast_answer", "source": "server", "client_at": None,
+            "at": at, "seq": None, "detail": detail}
+
+
+def signal_entry(signal_id: int) -> dict:
+    """The data of the `signal` log entry that names a server signal (as `_observe` logs it)."""
+    return {"signal_id": signal_id, "kind": "fast_answer", "source": "server"}
+
+
+def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[StateMove]:
+    """The scan's work on answers, done by the answer batch: the rule states to move and fast answers to record.
 
     With a thousand learners answering every few seconds, the periodic scan locked, read and wrote every
-    attempt again only to move its rule state past `answer` entries that raise nothing. The batch holds these
-    attempts' row locks (like every writer of a rule state) and knows its entries, so it moves a state itself
-    when `_scan` would do nothing else: the state was up to date before the batch (no other entry waits), and
-    no first answer is fast (`policy.is_fast_answer`). The state ends as `_scan` would leave it: log position,
-    first-answered items, last activity, not idle. Any other case (no state yet, entries waiting, a fast
-    answer, a policy that records nothing) is left to the scan, which then sees the same entries.
+    attempt again only to move its rule state past `answer` entries, and to record the fast ones. The batch
+    holds these attempts' row locks (like every writer of a rule state) and knows its entries, so it does
+    that itself whenever the scan would raise nothing: the state was up to date before the batch (no other
+    entry waits), and no fast answer fires a rule (`policy.evaluate` with the counts so far: only the answer
+    that crosses `max_fast_answers`, or twice it, does). The state ends as `_scan` would leave it: log
+    position, first-answered items, counts, last activity, not idle; each fast answer is a `fast_answer`
+    signal and a `signal` log entry, as `_observe` writes them. Any other case (no state yet, entries
+    waiting, a fast answer that fires a rule, a policy that records nothing) is left whole to the scan,
+    which then sees the same entries.
     """
     with Session(bind=conn) as session:  # the versions' policies, cached per process (read on first use only)
         policies = {vid: policy_for_version(session, vid) for vid in {a.exam_version_id for a in attempts}}
@@ -571,18 +608,23 @@ def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[dict]
         policy = policies[a.exam_version_id]
         answered = set(a.state_answered or [])
         last_at = a.state_last_activity_at
-        fast = False
+        counts = dict(a.state_counts or {})
+        fast: list[dict] = []
         for item_id, version_id, at in a.answers:
             if item_id not in answered:
                 answered.add(item_id)
-                if last_at is not None and pol.is_fast_answer(policy, (at - last_at).total_seconds(),
-                                                              estimated.get(version_id)):
-                    fast = True
-                    break
+                dwell = (at - last_at).total_seconds() if last_at is not None else None
+                if dwell is not None and pol.is_fast_answer(policy, dwell, estimated.get(version_id)):
+                    counts["fast_answer"] = counts.get("fast_answer", 0) + 1
+                    detail = {"item_id": item_id, "seconds": round(dwell, 3),
+                              "estimated_time_s": estimated.get(version_id)}
+                    if pol.evaluate(policy, "fast_answer", counts, detail):
+                        break  # a rule fires (a flag, perhaps a warning or a pause): the scan's work
+                    fast.append(detail)
             last_at = at
-        if not fast:
-            moves.append({"b_sid": a.session_id, "b_from": a.log_length_before, "b_to": a.log_length,
-                          "b_items": sorted(answered, key=str), "b_at": last_at})
+        else:
+            moves.append(StateMove(a.session_id, a.log_length_before, sorted(answered, key=str), last_at,
+                                   counts if fast else None, fast))
     return moves
 
 

@@ -297,11 +297,12 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
         head[0] = max(head[0], a.seq)
         a.ack = ack
 
+    one_statement = conn.dialect.driver == "psycopg"  # the statement passes psycopg 3's own JSON wrapper
+    states, signals = _state_moves(conn, rows, heads, events, one_statement) if events else ([], [])
     moved = [{"b_sid": sid, "b_last_seq": h[0], "b_length": h[1], "b_head": h[2]} for sid, h in heads.items()
              if (h[0], h[1]) != (rows[sid].last_seq, rows[sid].log_length)]
-    states = _state_moves(conn, rows, heads, events) if events else []
-    if conn.dialect.driver == "psycopg":  # the statement passes psycopg 3's own JSON wrapper
-        _write_in_one_statement(conn, new_responses, changed_responses, events, seqs, moved, states)
+    if one_statement:
+        _write_in_one_statement(conn, new_responses, changed_responses, events, seqs, moved, states, signals)
         return alone, busy
     if new_responses:
         conn.execute(_INSERT_RESPONSES, list(new_responses.values()))
@@ -319,16 +320,52 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
     return alone, busy
 
 
-def _state_moves(conn: Connection, rows: dict, heads: dict, events: list[dict]) -> list[dict]:
-    """The proctoring rule states to move past these plain answers, so the periodic scan has nothing to redo."""
+def _state_moves(conn: Connection, rows: dict, heads: dict, events: list[dict],
+                 one_statement: bool) -> tuple[list[dict], list[dict]]:
+    """The proctoring rule states to move past these answers, so the periodic scan has nothing to redo, and the
+    fast answers to record with them: (`ADVANCE_STATE` parameters, signal rows the one statement inserts).
+
+    A fast answer's `signal` entry is appended to `events` after the attempt's answers (`heads` moves with it);
+    its signal id comes from the table's sequence (PostgreSQL; the row goes in with the batch's one statement)
+    or from inserting the row at once (other databases).
+    """
     written: dict[str, list] = {}
     for e in events:
         item_id = e["data"]["item_id"]
         written.setdefault(e["session_id"], []).append((item_id, _form_index(conn, e["session_id"])[item_id][1], e["at"]))
-    return proctoring.state_moves(conn, [
+    moves = proctoring.state_moves(conn, [
         proctoring.AnsweredAttempt(sid, rows[sid].exam_version_id, rows[sid].log_length, heads[sid][1], answers,
-                                   rows[sid].st_log_idx, rows[sid].st_answered, rows[sid].st_last_at)
+                                   rows[sid].st_log_idx, rows[sid].st_answered, rows[sid].st_last_at,
+                                   rows[sid].st_counts)
         for sid, answers in written.items()])
+    n = sum(len(m.fast_answers) for m in moves)
+    ids = iter(conn.exec_driver_sql(_SIGNAL_IDS, {"n": n}).scalars().all() if n and one_statement else ())
+    states, signals = [], []
+    for m in moves:
+        head = heads[m.session_id]
+        for detail in m.fast_answers:
+            if one_statement:
+                row = proctoring.signal_row(next(ids), m.session_id, detail, m.last_activity_at)
+                signals.append(row)
+            else:
+                row = proctoring.signal_row(None, m.session_id, detail, m.last_activity_at)
+                del row["id"]
+                row["id"] = conn.execute(_INSERT_SIGNAL, row).inserted_primary_key[0]
+            idx = head[1] + 1
+            data, digest = eventlog.prepare(head[2], idx, "signal", proctoring.signal_entry(row["id"]),
+                                            at=m.last_activity_at, actor_id=None)
+            events.append({"session_id": m.session_id, "idx": idx, "kind": "signal", "data": data,
+                           "at": m.last_activity_at, "actor_id": None, "prev_hash": head[2], "hash": digest})
+            head[1], head[2] = idx, digest
+        states.append({"b_sid": m.session_id, "b_from": m.log_from, "b_to": head[1], "b_items": m.answered,
+                       "b_at": m.last_activity_at, "b_counts": m.counts if m.counts is not None else (
+                           rows[m.session_id].st_counts or {}),
+                       "b_updated": m.last_activity_at if m.counts is not None else None})
+    return states, signals
+
+
+_SIGNAL_IDS = "SELECT nextval(pg_get_serial_sequence('proctoring_signals', 'id')) FROM generate_series(1, %(n)s)"
+_INSERT_SIGNAL = insert(proctoring.SIGNALS)
 
 
 #: PostgreSQL: every write of a batch in one statement (one round trip instead of up to six): a data-modifying
@@ -357,17 +394,22 @@ WITH new_responses AS (
   FROM unnest(%(hd_sid)s::varchar[], %(hd_seq)s::int[], %(hd_length)s::int[], %(hd_head)s::varchar[]) AS v(s, q, n, h)
   WHERE x.id = v.s
 ), states AS (
-  UPDATE proctoring_states AS x SET log_idx = v.t, answered_items = v.a, last_activity_at = v.at, is_idle = false
+  UPDATE proctoring_states AS x SET log_idx = v.t, answered_items = v.a, last_activity_at = v.at, is_idle = false,
+                                    counts = coalesce(v.c, x.counts), updated_at = coalesce(v.u, x.updated_at)
   FROM unnest(%(st_sid)s::varchar[], %(st_from)s::int[], %(st_to)s::int[], %(st_items)s::jsonb[],
-              %(st_at)s::timestamptz[]) AS v(s, f, t, a, at)
+              %(st_at)s::timestamptz[], %(st_counts)s::jsonb[], %(st_updated)s::timestamptz[]) AS v(s, f, t, a, at, c, u)
   WHERE x.session_id = v.s AND x.log_idx = v.f
+), signals AS (
+  INSERT INTO proctoring_signals (id, session_id, kind, source, client_at, at, seq, detail)
+  SELECT i, s, 'fast_answer', 'server', NULL, t, NULL, d
+  FROM unnest(%(sg_id)s::int[], %(sg_sid)s::varchar[], %(sg_at)s::timestamptz[], %(sg_detail)s::jsonb[]) AS v(i, s, t, d)
 )
 SELECT 1
 """
 
 
 def _write_in_one_statement(conn: Connection, new_responses: dict, changed_responses: dict, events: list,
-                            seqs: list, moved: list, states: list) -> None:
+                            seqs: list, moved: list, states: list, signals: list) -> None:
     from psycopg.types.json import Jsonb
     nr, cr = list(new_responses.values()), [(sid, item, v) for (sid, item), v in changed_responses.items()]
     conn.exec_driver_sql(_ONE_STATEMENT, {
@@ -388,6 +430,11 @@ def _write_in_one_statement(conn: Connection, new_responses: dict, changed_respo
         "st_sid": [m["b_sid"] for m in states], "st_from": [m["b_from"] for m in states],
         "st_to": [m["b_to"] for m in states], "st_items": [Jsonb(m["b_items"]) for m in states],
         "st_at": [m["b_at"] for m in states],
+        # Counts only where the batch recorded fast answers (NULL keeps the row's: no JSON sent for the others).
+        "st_counts": [Jsonb(m["b_counts"]) if m["b_updated"] is not None else None for m in states],
+        "st_updated": [m["b_updated"] for m in states],
+        "sg_id": [g["id"] for g in signals], "sg_sid": [g["session_id"] for g in signals],
+        "sg_at": [g["at"] for g in signals], "sg_detail": [Jsonb(g["detail"]) for g in signals],
     })
 
 

@@ -170,23 +170,10 @@ def test_answer_batch_leaves_fast_answers_and_waiting_entries_to_the_scan(procto
 def test_a_batch_of_several_answers_is_timed_like_the_scan_times_them(proctored, timed_exam, make_user, app,
                                                                      monkeypatch):  # noqa: F811
     """Several answers of one attempt in one batch, on items estimated at 300 s: first answers 100 s apart are
-    not fast and the batch moves the state as the scan would (a repeat included); a first answer 5 s after
-    the previous one is fast, and the batch leaves the whole attempt to the scan, which records it."""
-    from datetime import timedelta
-
-    from exam_engine.db import utcnow
+    not fast and the batch moves the state as the scan would (a repeat included)."""
     from exam_engine.sessions import answers
 
     exam_id = timed_exam(max_fast_answers=5)
-
-    def write(p, plan):  # noqa: ANN001 - plan: (item index, seconds after now) per answer, one batch
-        items, t0 = p["state"]["items"], utcnow()
-        batch = [answers.Answer(user_id=p["learner"].id, session_id=p["sid"], item_id=items[i]["item_id"],
-                                response=[items[i]["interaction"]["options"][0]["id"]], seq=seq,
-                                now=t0 + timedelta(seconds=dt)) for seq, (i, dt) in enumerate(plan, start=1)]
-        answers.GroupCommit(app.extensions["exam_engine.db"])._write(batch)
-        assert all(a.ack["ok"] for a in batch), [a.ack for a in batch]
-
     got = []
     for batch_moves in (False, True):
         if not batch_moves:  # the reference: the scan does the work
@@ -194,7 +181,7 @@ def test_a_batch_of_several_answers_is_timed_like_the_scan_times_them(proctored,
         else:
             monkeypatch.undo()
         p = proctored(exam_id=exam_id, learner_user=make_user("learner"))
-        write(p, [(0, 100), (1, 200), (0, 210)])
+        _write(app, p, [(0, 100), (1, 200), (0, 210)])
         assert notify.scan_once(app) == (0 if batch_moves else 1)
         state, active_at = _state_row(app, p["sid"])
         log = _log(app, p["sid"])
@@ -203,9 +190,83 @@ def test_a_batch_of_several_answers_is_timed_like_the_scan_times_them(proctored,
         got.append(state)
     assert got[0] == got[1] and got[1]["counts"] == {}
 
-    p = proctored(exam_id=exam_id, learner_user=make_user("learner"))
-    write(p, [(0, 100), (1, 105)])  # the second first answer comes 5 s after the first: fast
-    assert _state_row(app, p["sid"])[0]["log_idx"] == 2  # left to the scan
-    assert notify.scan_once(app) == 1
-    state, _ = _state_row(app, p["sid"])
-    assert state["counts"].get("fast_answer") == 1 and state["log_idx"] == len(_log(app, p["sid"]))
+
+def _write(app, p, plan, seq0=1):  # noqa: ANN001 - plan: (item index, seconds after the first batch) per answer
+    from datetime import timedelta
+
+    from exam_engine.db import utcnow
+    from exam_engine.sessions import answers
+
+    items, t0 = p["state"]["items"], p.setdefault("t0", utcnow())
+    batch = [answers.Answer(user_id=p["learner"].id, session_id=p["sid"], item_id=items[i]["item_id"],
+                            response=[items[i]["interaction"]["options"][0]["id"]], seq=seq,
+                            now=t0 + timedelta(seconds=dt)) for seq, (i, dt) in enumerate(plan, start=seq0)]
+    answers.GroupCommit(app.extensions["exam_engine.db"])._write(batch)
+    assert all(a.ack["ok"] for a in batch), [a.ack for a in batch]
+
+
+def _signals(app, sid):  # noqa: ANN001
+    from exam_engine.proctoring.models import ProctoringSignal
+    with app.app_context():
+        db = get_db().session()
+        try:
+            return [(s.kind, s.source, s.detail) for s in db.scalars(
+                select(ProctoringSignal).where(ProctoringSignal.session_id == sid).order_by(ProctoringSignal.id))]
+        finally:
+            db.close()
+
+
+def _entries(app, sid):  # noqa: ANN001 - every entry's kind and what it names (signal kind, flag rule, item)
+    with app.app_context():
+        db = get_db().session()
+        try:
+            assert eventlog.verify_session(db, sid).ok
+            return [(e.kind, e.data.get("kind") or e.data.get("rule") or e.data.get("item_id"))
+                    for e in db.scalars(select(SessionEvent).where(SessionEvent.session_id == sid)
+                                        .order_by(SessionEvent.idx))]
+        finally:
+            db.close()
+
+
+def test_a_batch_records_fast_answers_that_fire_no_rule(proctored, timed_exam, make_user, app, monkeypatch):  # noqa: F811
+    """Fast first answers (items estimated at 300 s, answered 1-5 s apart) are recorded by the answer batch
+    itself while they fire no rule: the same signals, log entries, counts and state as the scan gives, and the
+    scan finds nothing. The answer that crosses `max_fast_answers` (a flag) is left whole to the scan, which
+    carries on from the counts the batches left."""
+    from exam_engine.sessions import answers
+
+    exam_id = timed_exam(max_fast_answers=2)
+    plan = [[(0, 100), (1, 105), (0, 107)],  # the first answer 100 s after joining (not fast), then one fast
+            [(2, 108)],                       # the second fast answer: still no rule
+            [(3, 109)]]                       # the third crosses max_fast_answers: a flag, the scan's work
+    got = []
+    for batch_moves in (False, True):
+        if not batch_moves:  # the reference: the scan records every fast answer
+            monkeypatch.setattr(answers.proctoring, "state_moves", lambda conn, attempts: [])
+        else:
+            monkeypatch.undo()
+        p = proctored(exam_id=exam_id, learner_user=make_user("learner"))
+        scanned, seq = [], 1
+        for k, batch in enumerate(plan):
+            _write(app, p, batch, seq0=seq)
+            seq += len(batch)
+            if k < 2:
+                scanned.append(notify.scan_once(app))
+                state = _state_row(app, p["sid"])[0]
+                assert state["counts"] == {"fast_answer": k + 1} and state["log_idx"] == len(_entries(app, p["sid"]))
+        assert scanned == ([0, 0] if batch_moves else [1, 1])
+        if batch_moves:  # the answer that fires a rule waits for the scan
+            assert _state_row(app, p["sid"])[0]["log_idx"] == len(_entries(app, p["sid"])) - 1
+        assert notify.scan_once(app) == 1
+        assert notify.scan_once(app) == 0
+        state, _ = _state_row(app, p["sid"])
+        assert state["counts"] == {"fast_answer": 3} and state["log_idx"] == len(_entries(app, p["sid"]))
+        got.append((state, _entries(app, p["sid"]), _signals(app, p["sid"])))
+    assert got[0] == got[1]
+    state, entries, signals = got[1]
+    assert [kind for kind, _ in entries] == ["start", "connect", "answer", "answer", "answer", "signal",
+                                              "answer", "signal", "answer", "signal", "flag_raised"]
+    # dwell: since the last activity (the repeated answer at 107 s counts): 5, 1 and 1 s against 300 s
+    assert [(s[0], s[1], s[2]["seconds"]) for s in signals] == [("fast_answer", "server", 5.0),
+                                                                 ("fast_answer", "server", 1.0),
+                                                                 ("fast_answer", "server", 1.0)]
