@@ -9,8 +9,8 @@ policy's `max_fast_answers` is left to the scan, which raises a flag for every l
 seconds. This measures that scan alone, in one process, with no server:
 1. a private schema in the machine's PostgreSQL (TEST_POSTGRES_URL or --database-url base), migrated; the
    `exam-engine demo` data; N learners, each started and joined (`benchmarks/profile_start_join.py`'s set-up);
-2. answer batches of every learner's next first answer, 5 s apart (`sessions.answers.GroupCommit`), until
-   each attempt's next answer crosses `max_fast_answers`: that batch leaves them all to the scan;
+2. answer batches of every learner's next first answer, 5 s apart from joining on (`sessions.answers.GroupCommit`),
+   each one fast, until the last crosses `max_fast_answers`: that batch leaves every attempt to the scan;
 3. one `proctoring.notify.scan_once` over all of them, timed (CPU and wall, statements): prints CPU ms
    per attempt scanned, and with --profile the top functions under cProfile;
 4. drops the schema.
@@ -77,7 +77,7 @@ def run(app, exam_id: int, tokens: list[str], args: argparse.Namespace) -> None:
             db = get_db().session()
             user_id = user_for_token(db, token, now=utcnow()).id
             db.close()
-        learners.append((user_id, sid, ack["session"]["items"]))
+        learners.append((user_id, sid, ack["session"]["items"], utcnow()))  # joined at about this time
         if (i + 1) % 100 == 0:
             print(f"  started and joined {i + 1}/{len(tokens)} ({time.monotonic() - t_setup:.0f} s)", flush=True)
 
@@ -85,13 +85,12 @@ def run(app, exam_id: int, tokens: list[str], args: argparse.Namespace) -> None:
         db = get_db().session()
         policy = services.policy_for_version(db, db.get(Exam, exam_id).live_version)
         db.close()
-    crossing = policy["max_fast_answers"] + 1
+    crossing = policy["max_fast_answers"] + 1  # fast answers, the last of which raises the flag
     group = answers.GroupCommit(app.extensions["exam_engine.db"])
-    t0 = utcnow()
-    for k in range(crossing):  # answer k of every learner, 5 s after the previous one
+    for k in range(crossing):  # answer k of every learner, 5 s after the previous one (the first: after joining)
         batch = [answers.Answer(user_id=uid, session_id=sid, item_id=items[k]["item_id"],
-                                response=_response(items[k]), seq=k + 1, now=t0 + timedelta(seconds=5 * (k + 1)))
-                 for uid, sid, items in learners]
+                                response=_response(items[k]), seq=k + 1, now=joined + timedelta(seconds=5 * (k + 1)))
+                 for uid, sid, items, joined in learners]
         for start in range(0, len(batch), group.max_batch):
             group._write(batch[start:start + group.max_batch])
         refused = [a.ack for a in batch if not a.ack.get("ok")]

@@ -8,9 +8,10 @@ worker's CPU. Here a chunk of attempts shares one transaction: one locking read
 (ordered by id, like the answer batches, so the two cannot deadlock), one read
 of their rule states and one of all their new log entries; the rules
 themselves are `services._scan`, with their writes deferred (`services.ScanBatch`):
-flags are looked up in memory, new signals and flags are inserted in one flush,
-and the log entries that name them are appended after it, in each attempt's
-order. Chunks are small so the attempts' row locks are held briefly; the worker
+flags are looked up in memory, new signals and flags are inserted in one flush
+(on PostgreSQL with their ids taken from the sequences first, so without
+RETURNING), and the log entries that name them are appended after it, in each
+attempt's order, as rows of one Core INSERT. Chunks are small so the attempts' row locks are held briefly; the worker
 yields between chunks.
 """
 
@@ -19,13 +20,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ..sessions.models import ExamSession, SessionEvent
 from ..sessions.statuses import CLOSED
 from . import services
-from .models import Flag, ProctoringState
+from .models import Flag, ProctoringSignal, ProctoringState
 from .services import Effects
 
 #: Attempts per transaction: long enough to amortise the reads, short enough not to hold learners' answers.
@@ -73,9 +74,12 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
     # would have its changes overwritten here).
     for state in states.values():
         session.expunge(state)
-    session.flush()  # new signals and flags get their ids: one multi-row INSERT each
+    _assign_ids(session)
+    session.flush()  # new signals and flags (ids known: a plain executemany, no RETURNING) and changed flags
     for fn in batch.deferred:  # then the log entries that name them, in each attempt's order
         fn()
+    if batch.entries:  # as rows, in one statement (an ORM object per entry cost more than the rules)
+        session.execute(_INSERT_ENTRIES, batch.entries)
     for attempt, _ in todo:
         states[attempt.id].log_idx = attempt.log_length  # the scan's own entries are not news to the next scan
     session.flush()
@@ -84,6 +88,26 @@ def scan_chunk(session: Session, session_ids: list[str], *, now: datetime) -> li
     return out
 
 
+def _assign_ids(session: Session) -> None:
+    """PostgreSQL: the ids of the chunk's new signals and flags from their sequences, one query per table.
+
+    With the ids known the unit of work inserts them with a plain executemany; without, it builds a multi-row
+    INSERT ... RETURNING per flush, which psycopg parses anew each time (its text differs with the row count):
+    most of a scan's CPU when hundreds of attempts raise a flag at once. Other databases keep their own ids.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for model in (ProctoringSignal, Flag):
+        new = [obj for obj in session.new if isinstance(obj, model) and obj.id is None]  # in the order added
+        if new:
+            # On the connection: a Session.execute would autoflush them first, without their ids.
+            ids = session.connection().execute(_NEXT_IDS, {"table": model.__tablename__, "n": len(new)}).scalars().all()
+            for obj, new_id in zip(new, ids):
+                obj.id = new_id
+
+
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+_INSERT_ENTRIES = SessionEvent.__table__.insert()
 _STATE_TABLE = ProctoringState.__table__
 #: Every column of a rule state but its key, as the rules leave them.
 _STATE_VALUES = tuple(c.key for c in _STATE_TABLE.columns if c.key != "session_id")

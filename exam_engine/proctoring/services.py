@@ -202,6 +202,25 @@ class ScanBatch:
     def __init__(self, flags: dict[str, list[Flag]]) -> None:
         self.flags = flags
         self.deferred: list[Callable[[], None]] = []
+        #: The log entries the deferred writes append, as rows: inserted with one Core statement (`scan.py`).
+        self.entries: list[dict] = []
+
+    def log(self, attempt: ExamSession, kind: str, data: dict, *, at: datetime, actor_id: int | None) -> None:
+        """`eventlog.append` without an ORM object per entry: the row is kept for one INSERT of the batch."""
+        entry = eventlog.next_entry(attempt.id, attempt.log_length, attempt.log_head, kind, data, at=at,
+                                    actor_id=actor_id)
+        self.entries.append(entry._asdict())
+        attempt.log_length = entry.idx
+        attempt.log_head = entry.hash
+
+
+def _append(session: Session, attempt: ExamSession, batch: ScanBatch | None, kind: str, data: dict, *,
+            at: datetime, actor_id: int | None) -> None:
+    """Append a log entry: at once (one attempt), or to the batch's rows (many attempts, `scan.py`)."""
+    if batch is None:
+        eventlog.append(session, attempt, kind, data, at=at, actor_id=actor_id)
+    else:
+        batch.log(attempt, kind, data, at=at, actor_id=actor_id)
 
 
 def recompute_risk(session: Session, attempt: ExamSession, batch: ScanBatch | None = None) -> float:
@@ -256,13 +275,12 @@ def _apply(session: Session, attempt: ExamSession, policy: pol.Policy, triggers:
 
         def raised(flag: Flag = flag, data: dict = data, out: dict = out) -> None:
             out["id"] = flag.id
-            eventlog.append(session, attempt, "flag_raised", {"flag_id": flag.id, **data}, at=now, actor_id=None)
+            _append(session, attempt, batch, "flag_raised", {"flag_id": flag.id, **data}, at=now, actor_id=None)
         _later(batch, raised)
         if "warn" in trig.actions and trig.warning:
             effects.warnings.append({"rule": trig.rule, "severity": trig.severity, "text": trig.warning})
-            _later(batch, lambda trig=trig: eventlog.append(session, attempt, "proctoring_warning",
-                                                            {"rule": trig.rule, "text": trig.warning},
-                                                            at=now, actor_id=None))
+            _later(batch, lambda trig=trig: _append(session, attempt, batch, "proctoring_warning",
+                                                    {"rule": trig.rule, "text": trig.warning}, at=now, actor_id=None))
     before = attempt.risk
     after = recompute_risk(session, attempt, batch)
     effects.risk, effects.changed = after, True
@@ -270,9 +288,8 @@ def _apply(session: Session, attempt: ExamSession, policy: pol.Policy, triggers:
             and is_transition_legal(attempt.status, Status.PAUSED.value):
         attempt.status = Status.PAUSED.value
         attempt.paused_at = now
-        _later(batch, lambda: eventlog.append(session, attempt, "auto_pause",
-                                              {"risk": after, "threshold": policy["pause_at_risk"]},
-                                              at=now, actor_id=None))
+        _later(batch, lambda: _append(session, attempt, batch, "auto_pause",
+                                      {"risk": after, "threshold": policy["pause_at_risk"]}, at=now, actor_id=None))
         effects.paused = session_services.time_payload(attempt, now)
     return effects
 
@@ -295,7 +312,7 @@ def _observe(session: Session, attempt: ExamSession, state: ProctoringState, pol
                 data["client_at"] = client_at
             if seq is not None:
                 data["seq"] = seq
-            eventlog.append(session, attempt, "signal", data, at=now,
+            _append(session, attempt, batch, "signal", data, at=now,
                             actor_id=attempt.user_id if source == "client" else None)
         _later(batch, logged)
     counts = dict(state.counts or {})
