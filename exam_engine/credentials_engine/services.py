@@ -369,8 +369,16 @@ def issue_pending(session: Session, ctx: IssuerContext, *, now: datetime, limit:
     return done
 
 
-def _status_list_for(session: Session, issuer_id: str) -> StatusList:
-    """The open revocation list of this issuer (a new one when none has room)."""
+def _status_list_for(session: Session, issuer_id: str, issued_at: datetime) -> StatusList:
+    """The open revocation list of this issuer (a new one when none has room), valid from `issued_at` at the latest.
+
+    A list's `validFrom` is its `created_at`, and a credential's is its `issued_at`. A list that became valid
+    after a credential on it would fail a verifier whose clock reads the credential's own validFrom
+    (`not_yet_valid`). A new list would otherwise take the clock at its flush, a few milliseconds after
+    `issued_at`, and both are written to the second: across a second boundary it did. So a new list starts at
+    `issued_at`, and an existing list is moved back to it when a credential issued earlier is signed onto it
+    late (to be signed again).
+    """
     stmt = (select(StatusList).where(StatusList.issuer_id == issuer_id, StatusList.purpose == "revocation",
                                      StatusList.used_count < StatusList.size).order_by(StatusList.id).limit(1))
     if session.get_bind().dialect.name == "postgresql":
@@ -378,14 +386,17 @@ def _status_list_for(session: Session, issuer_id: str) -> StatusList:
     status_list = session.scalar(stmt)
     if status_list is None:
         status_list = StatusList(issuer_id=issuer_id, purpose="revocation", size=MIN_ENTRIES,
-                                 encoded_list=Bitstring(MIN_ENTRIES).encode(), used_count=0)
+                                 encoded_list=Bitstring(MIN_ENTRIES).encode(), used_count=0, created_at=issued_at)
         session.add(status_list)
         session.flush()
+    elif status_list.created_at > issued_at:
+        status_list.created_at = issued_at
+        status_list.signed = None
     return status_list
 
 
 def _allocate(session: Session, row: IssuedCredential, issuer_id: str) -> StatusList:
-    status_list = _status_list_for(session, issuer_id)
+    status_list = _status_list_for(session, issuer_id, row.issued_at)
     used = set(session.scalars(select(IssuedCredential.status_index)
                                .where(IssuedCredential.status_list_id == status_list.id)))
     row.status_list_id = status_list.id

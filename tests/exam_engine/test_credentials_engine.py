@@ -342,6 +342,43 @@ def test_a_crash_between_pass_and_signature_recovers(app, client, keyring, award
     assert_valid(verify_api(client, credential))
 
 
+def test_the_status_list_is_valid_as_early_as_its_credentials(app, client, keyring, award, take, learner, auth,
+                                                               monkeypatch):
+    """A credential signed an hour after its pass (a signer outage) goes on a status list valid from its own
+    validFrom at the latest, so a verifier whose clock reads that validFrom sees the list as valid. The list
+    used to take the clock at its creation, which failed such a verifier (`not_yet_valid`), and did so too,
+    now and then, when the list and the credential were written either side of a second boundary."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from credentials import verify
+    from credentials.model import parse_datetime
+    from exam_engine.credentials_engine import run_outbox_once
+    from exam_engine.credentials_engine import services as credential_services
+    from exam_engine.credentials_engine.models import IssuedCredential
+    from exam_engine.db import get_db
+
+    _, exam_id = award("Late")
+    with monkeypatch.context() as patch:
+        patch.setattr(credential_services, "issue_credential", lambda *_a, **_k: (_ for _ in ()).throw(
+            RuntimeError("signer down")))
+        take(exam_id, learner)
+    [pending] = rows(app)
+    with app.app_context():
+        with get_db().session() as session:  # the pass was an hour ago; the signer comes back now
+            session.execute(update(IssuedCredential).where(IssuedCredential.id == pending.id)
+                            .values(issued_at=pending.issued_at - timedelta(hours=1)))
+            session.commit()
+    assert run_outbox_once(app) == [pending.id]
+    [held] = wallet(client, auth(learner))
+    credential = client.get(f"/credentials/{held['id']}").get_json()
+    status_list = fetcher(client)(credential["credentialStatus"]["statusListCredential"])
+    assert parse_datetime(status_list["validFrom"]) <= parse_datetime(credential["validFrom"])
+    report = verify(credential, now=parse_datetime(credential["validFrom"]), status_fetcher=fetcher(client))
+    assert checks(report)["status"] == "ok", report["checks"]
+
+
 def test_without_a_key_credentials_wait_for_one(app, client, award, take, learner, auth, tmp_path, monkeypatch):
     for name in ("EXAM_ENGINE_ISSUER_KEYRING", "EXAM_ENGINE_ISSUER_KEY"):
         monkeypatch.delenv(name, raising=False)
