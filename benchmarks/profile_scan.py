@@ -125,7 +125,7 @@ def run(app, exam_id: int, tokens: list[str], args: argparse.Namespace) -> None:
 
 
 def _response(item: dict):  # noqa: ANN202 - a valid response for the demo's item types
-    from benchmarks.delivery.responses import answer_for
+    from tests.system._responses import answer_for
     return answer_for(item, 1)
 
 

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from flask import current_app, g
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,6 +60,18 @@ def make_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> Engine:
     if not kwargs.get("pool_pre_ping"):
         ping_when_idle(engine, ping_idle_s)
     return engine
+
+
+def sequence_ids(connection: Any, table: str, n: int) -> list[int]:
+    """PostgreSQL: `n` new ids of `table`'s serial `id` from its sequence, in one query.
+
+    For rows whose ids must be known before they are written (a log entry that names them, an executemany
+    without RETURNING). `connection` is a Connection, not a Session, so nothing is autoflushed first.
+    """
+    return list(connection.execute(_SEQUENCE_IDS, {"table": table, "n": n}).scalars())
+
+
+_SEQUENCE_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 
 
 def ping_when_idle(engine: Engine, idle_s: float) -> None:

@@ -26,12 +26,16 @@ import asyncio
 import json
 import logging
 import random
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import socketio
-from responses import answer_for  # this folder (the script runs from it)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: its tests' protocol helpers
+from tests.system._responses import answer_for  # noqa: E402
 
 
 class Learner:

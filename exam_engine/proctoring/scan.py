@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..db import sequence_ids
 from ..sessions.models import ExamSession, SessionEvent
 from ..sessions.statuses import CLOSED
 from . import services
@@ -101,12 +102,10 @@ def _assign_ids(session: Session) -> None:
         new = [obj for obj in session.new if isinstance(obj, model) and obj.id is None]  # in the order added
         if new:
             # On the connection: a Session.execute would autoflush them first, without their ids.
-            ids = session.connection().execute(_NEXT_IDS, {"table": model.__tablename__, "n": len(new)}).scalars().all()
-            for obj, new_id in zip(new, ids):
+            for obj, new_id in zip(new, sequence_ids(session.connection(), model.__tablename__, len(new))):
                 obj.id = new_id
 
 
-_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 _INSERT_ENTRIES = SessionEvent.__table__.insert()
 _STATE_TABLE = ProctoringState.__table__
 #: Every column of a rule state but its key, as the rules leave them.

@@ -306,13 +306,7 @@ def _observe(session: Session, attempt: ExamSession, state: ProctoringState, pol
         session.flush()
     if log_entry:
         def logged() -> None:
-            # The chained log keeps kind and times only: purging the details later leaves the chain intact.
-            data: dict[str, Any] = {"signal_id": signal.id, "kind": kind, "source": source}
-            if client_at is not None:
-                data["client_at"] = client_at
-            if seq is not None:
-                data["seq"] = seq
-            _append(session, attempt, batch, "signal", data, at=now,
+            _append(session, attempt, batch, "signal", signal_entry(signal.id, kind, source, client_at, seq), at=now,
                             actor_id=attempt.user_id if source == "client" else None)
         _later(batch, logged)
     counts = dict(state.counts or {})
@@ -560,8 +554,8 @@ class StateMove(NamedTuple):
     log_from: int
     answered: list
     last_activity_at: datetime
-    #: The counts with the batch's fast answers in them; None when the batch records none (counts unchanged).
-    counts: dict | None
+    #: The counts, with the batch's fast answers in them (unchanged when `fast_answers` is empty).
+    counts: dict
     #: The `detail` of each `fast_answer` signal to record, in order: a signal row and a `signal` log entry each,
     #: appended after the batch's answers (as the scan appends its own), timed at the attempt's last answer.
     fast_answers: list[dict]
@@ -582,19 +576,28 @@ ADVANCE_STATE = (update(_STATE_TABLE)
                          counts=bindparam("b_counts", type_=_STATE_TABLE.c.counts.type),
                          updated_at=func.coalesce(bindparam("b_updated", type_=_STATE_TABLE.c.updated_at.type),
                                                   _STATE_TABLE.c.updated_at)))
-#: The fast-answer signals a batch records (`signal_row`).
+#: The fast-answer signals a batch records (`fast_answer_row`).
 SIGNALS = ProctoringSignal.__table__
 
 
-def signal_row(signal_id: int, session_id: str, detail: dict, at: datetime) -> dict:
-    """The `proctoring_signals` row of a fast answer the batch records (the scan's `_observe` writes the same)."""
-    return {"id": signal_id, "session_id": session_id, "kind": "fast_answer", "source": "server", "client_at": None,
-            "at": at, "seq": None, "detail": detail}
+def fast_answer_row(session_id: str, detail: dict, at: datetime) -> dict:
+    """The `proctoring_signals` row (without its id) of a fast answer the batch records, as `_observe` writes it."""
+    return {"session_id": session_id, "kind": "fast_answer", "source": "server", "client_at": None, "at": at,
+            "seq": None, "detail": detail}
 
 
-def signal_entry(signal_id: int) -> dict:
-    """The data of the `signal` log entry that names a server signal (as `_observe` logs it)."""
-    return {"signal_id": signal_id, "kind": "fast_answer", "source": "server"}
+def signal_entry(signal_id: int, kind: str, source: str, client_at: datetime | None = None,
+                 seq: int | None = None) -> dict:
+    """The data of the `signal` log entry that names a signal (every writer of one uses this).
+
+    The chained log keeps kind and times only: purging the details later leaves the chain intact.
+    """
+    data: dict[str, Any] = {"signal_id": signal_id, "kind": kind, "source": source}
+    if client_at is not None:
+        data["client_at"] = client_at
+    if seq is not None:
+        data["seq"] = seq
+    return data
 
 
 def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[StateMove]:
@@ -640,8 +643,8 @@ def state_moves(conn: Connection, attempts: list[AnsweredAttempt]) -> list[State
                     fast.append(detail)
             last_at = at
         else:
-            moves.append(StateMove(a.session_id, a.log_length_before, sorted(answered, key=str), last_at,
-                                   counts if fast else None, fast))
+            moves.append(StateMove(a.session_id, a.log_length_before, sorted(answered, key=str), last_at, counts,
+                                   fast))
     return moves
 
 

@@ -43,6 +43,7 @@ import scoring
 from item_bank.models import ItemVersion
 
 from ..auth.models import User
+from ..db import sequence_ids
 from ..errors import ack_error
 from ..exams.models import ExamVersion
 from ..proctoring import services as proctoring
@@ -339,32 +340,29 @@ def _state_moves(conn: Connection, rows: dict, heads: dict, events: list[dict],
                                    rows[sid].st_counts)
         for sid, answers in written.items()])
     n = sum(len(m.fast_answers) for m in moves)
-    ids = iter(conn.exec_driver_sql(_SIGNAL_IDS, {"n": n}).scalars().all() if n and one_statement else ())
+    ids = iter(sequence_ids(conn, "proctoring_signals", n) if n and one_statement else ())
     states, signals = [], []
     for m in moves:
         head = heads[m.session_id]
         for detail in m.fast_answers:
+            row = proctoring.fast_answer_row(m.session_id, detail, m.last_activity_at)
             if one_statement:
-                row = proctoring.signal_row(next(ids), m.session_id, detail, m.last_activity_at)
+                row["id"] = next(ids)
                 signals.append(row)
             else:
-                row = proctoring.signal_row(None, m.session_id, detail, m.last_activity_at)
-                del row["id"]
                 row["id"] = conn.execute(_INSERT_SIGNAL, row).inserted_primary_key[0]
             idx = head[1] + 1
-            data, digest = eventlog.prepare(head[2], idx, "signal", proctoring.signal_entry(row["id"]),
-                                            at=m.last_activity_at, actor_id=None)
+            entry = proctoring.signal_entry(row["id"], "fast_answer", "server")
+            data, digest = eventlog.prepare(head[2], idx, "signal", entry, at=m.last_activity_at, actor_id=None)
             events.append({"session_id": m.session_id, "idx": idx, "kind": "signal", "data": data,
                            "at": m.last_activity_at, "actor_id": None, "prev_hash": head[2], "hash": digest})
             head[1], head[2] = idx, digest
         states.append({"b_sid": m.session_id, "b_from": m.log_from, "b_to": head[1], "b_items": m.answered,
-                       "b_at": m.last_activity_at, "b_counts": m.counts if m.counts is not None else (
-                           rows[m.session_id].st_counts or {}),
-                       "b_updated": m.last_activity_at if m.counts is not None else None})
+                       "b_at": m.last_activity_at, "b_counts": m.counts,
+                       "b_updated": m.last_activity_at if m.fast_answers else None})
     return states, signals
 
 
-_SIGNAL_IDS = "SELECT nextval(pg_get_serial_sequence('proctoring_signals', 'id')) FROM generate_series(1, %(n)s)"
 _INSERT_SIGNAL = insert(proctoring.SIGNALS)
 
 
@@ -430,7 +428,7 @@ def _write_in_one_statement(conn: Connection, new_responses: dict, changed_respo
         "st_sid": [m["b_sid"] for m in states], "st_from": [m["b_from"] for m in states],
         "st_to": [m["b_to"] for m in states], "st_items": [Jsonb(m["b_items"]) for m in states],
         "st_at": [m["b_at"] for m in states],
-        # Counts only where the batch recorded fast answers (NULL keeps the row's: no JSON sent for the others).
+        # Counts only where the batch recorded fast answers (`b_updated` set; NULL keeps the row's counts).
         "st_counts": [Jsonb(m["b_counts"]) if m["b_updated"] is not None else None for m in states],
         "st_updated": [m["b_updated"] for m in states],
         "sg_id": [g["id"] for g in signals], "sg_sid": [g["session_id"] for g in signals],

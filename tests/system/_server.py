@@ -20,6 +20,8 @@ from typing import Any
 
 import requests
 
+from ._responses import answer_for  # noqa: F401  (re-exported for the tests)
+
 ENGINE = str(Path(sys.executable).with_name("exam-engine"))
 DEMO_PASSWORD = "demo-password-123"
 SECRET = "system-test-secret-key-not-for-production"
@@ -132,31 +134,6 @@ def exam_by_title(api: Api, prefix: str) -> dict:
         if exam["title"].startswith(prefix):
             return exam
     raise AssertionError(f"no exam titled {prefix!r} in {[e['title'] for e in page['items']]}")
-
-
-def answer_for(item: dict, variant: int = 0) -> Any:
-    """A response of the right shape for a delivered item, read only from its delivery view (docs/protocol.md)."""
-    inter = item["interaction"]
-    kind = item["type"]
-    if kind == "choice":
-        options = inter["options"]
-        return [options[variant % len(options)]["id"]]
-    if kind == "text_entry":
-        return f"answer {variant}"
-    if kind == "numeric":
-        return float(variant) + 0.5
-    if kind == "extended_text":
-        return f"An essay, draft {variant}."
-    if kind == "order":
-        ids = [o["id"] for o in inter["options"]]
-        k = variant % len(ids)
-        return ids[k:] + ids[:k]
-    if kind == "match":
-        lefts, rights = inter["left"], inter["right"]
-        return [[lefts[0]["id"], rights[variant % len(rights)]["id"]]]
-    if kind == "inline_choice":
-        return {gap["id"]: gap["options"][variant % len(gap["options"])]["id"] for gap in inter["gaps"]}
-    raise AssertionError(f"unknown item type {kind}")
 
 
 class Learner:

@@ -1,12 +1,14 @@
-"""A response of the right shape for each item type of the demo bank, from an item's delivery view only
-(the benchmark's clients and in-process profiles send these)."""
+"""A response of the right shape for each item type, from an item's delivery view only (docs/protocol.md).
+
+No imports beyond the standard library: the system tests, the delivery benchmark's clients (in their own
+venv) and the in-process profiles all send these."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-def answer_for(item: dict, variant: int) -> Any:
+def answer_for(item: dict, variant: int = 0) -> Any:
     """A response of the right shape for a delivered item (from its delivery view only)."""
     inter, kind = item["interaction"], item["type"]
     if kind == "choice":
