@@ -113,11 +113,12 @@ def audit_verify(app: Flask | None, session_id: str) -> None:
     app = app or _app()
     from .db import get_db
     from .sessions.eventlog import verify_session
+    from .sessions.models import ExamSession
     with app.app_context():
         with get_db().session() as session:
+            if session.get(ExamSession, session_id) is None:  # an empty chain would verify: say there is none
+                raise click.ClickException(f"no attempt {session_id}")
             report = verify_session(session, session_id)
-    if report.length == 0 and not report.ok:
-        raise click.ClickException(f"no attempt {session_id}")
     if report.ok:
         click.echo(f"ok: {report.length} entries, head {report.head}")
         return

@@ -68,7 +68,7 @@ _UPDATE_RESPONSE = (update(R).where(R.c.session_id == bindparam("b_sid"), R.c.it
 # Built once (expanding IN parameters): a batch builds no SQL expression objects and compiles nothing.
 # The attempts' proctoring rule states come with them (the batch moves them past plain answers).
 _LOCK_ATTEMPTS = (select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.grace_s, S.c.position, S.c.last_seq,
-                         S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, U.c.is_active,
+                         S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, S.c.active_sid, U.c.is_active,
                          *proctoring.STATE_COLUMNS)
                   .join(U, U.c.id == S.c.user_id)
                   .outerjoin(proctoring.STATES, proctoring.STATES.c.session_id == S.c.id)
@@ -96,6 +96,8 @@ class Answer:
     response: Any
     seq: int
     now: datetime
+    #: The socket connection it came from: refused (`superseded`) unless that connection holds the attempt.
+    sid: str | None = None
     ack: dict | None = None
     #: The account was found disabled: the handler drops the connection after the ack.
     disconnect: bool = False
@@ -189,6 +191,7 @@ class GroupCommit:
 def _write_alone(database: Any, answer: Answer) -> None:
     """One answer in its own transaction through the ORM path (adaptive attempts, failed batches)."""
     session = database.session()
+    session.info[services.CONNECTION_SID] = answer.sid
     try:
         user = session.get(User, answer.user_id)
         if user is None or not user.is_active:
@@ -261,6 +264,9 @@ def write_batch(conn: Connection, batch: list[Answer]) -> tuple[list[Answer], li
             continue
         if not row.is_active:
             a.ack, a.disconnect = _error("unauthorized", "the account is disabled"), True
+            continue
+        if a.sid is not None and row.active_sid != a.sid:  # another connection took over (read under the lock)
+            a.ack = ack_error(services.superseded_error())
             continue
         if row.adaptive_state is not None:
             alone.append(a)

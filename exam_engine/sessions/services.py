@@ -415,11 +415,24 @@ def _check_open(attempt: ExamSession, now: datetime) -> None:
         raise _err("deadline_passed", "the time for this attempt is over")
 
 
+#: `Session.info` key: the socket connection a learner's message came from (set by the /exam handlers). With it,
+#: `_begin` refuses a connection that no longer holds the attempt; services called otherwise (REST, jobs) skip it.
+CONNECTION_SID = "exam_engine.connection_sid"
+
+
+def superseded_error() -> SessionError:
+    return _err("superseded", "another window or device took over this attempt: join again to continue here")
+
+
 def _begin(session: Session, user: User, session_id: Any, seq: Any, now: datetime,
            *, check_open: bool = True) -> tuple[int, ExamSession, dict | None]:
-    """Common start of every learner message: valid seq, own attempt locked, replay or open-state check."""
+    """Common start of every learner message: valid seq, own attempt locked, the sending connection still
+    holding it (after a takeover the old one is refused), replay or open-state check."""
     seq = _check_seq(seq)
     attempt = learner_attempt(session, user, session_id, lock=True)
+    sid = session.info.get(CONNECTION_SID)
+    if sid is not None and attempt.active_sid != sid:
+        raise superseded_error()
     replay = _replayed(session, attempt, seq)
     if replay is None and check_open:
         _check_open(attempt, now)

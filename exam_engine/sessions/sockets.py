@@ -130,6 +130,8 @@ class ExamNamespace(Namespace):
         if not isinstance(payload, dict):
             return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
         db = get_db().session()
+        if needs_join:
+            db.info[services.CONNECTION_SID] = request.sid  # refused by the service once another connection took over
         try:
             data = _schema(schema).load(payload)
             if needs_join and socket_session.get("session_id") != data["session_id"]:
@@ -192,7 +194,8 @@ class ExamNamespace(Namespace):
         if socket_session.get("session_id") != data["session_id"]:
             return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
         answer = answers.Answer(user_id=socket_session["user_id"], session_id=data["session_id"], item_id=data["item_id"],
-                                response=data["response"], seq=data["seq"], now=utcnow())
+                                response=data["response"], seq=data["seq"], now=utcnow(),
+                                 sid=request.sid)
         answers.group_commit(current_app).submit(answer)
         metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
         if answer.disconnect:

@@ -168,3 +168,26 @@ def test_scrolling_form_with_essays_and_unanswered_warning(learner, live_server,
     page.wait_for_url("**/result")
     page.locator("#verdict").wait_for()
     assert page.locator("#verdict").inner_text() == "Waiting for marking"
+
+
+def test_another_window_takes_over_and_this_one_can_take_it_back(learner, live_server, page):
+    """The exam opened in a second window takes the attempt over (the default policy): the first window stops
+    with a notice, the second one saves answers, and "Continue in this window instead" takes it back."""
+    _start(page, QUICK)
+    _answer_current(page)
+    _saved(page)
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.locator("#conn-state", has_text="Connected").wait_for()
+    notice = page.locator("#banner-closed")
+    notice.get_by_text("open in another window or device").wait_for()
+    _card(other).get_by_role("button", name="Next →").click()
+    _answer_current(other)
+    _saved(other)
+    notice.get_by_role("button", name="Continue in this window instead").click()
+    other.locator("#banner-closed").get_by_text("open in another window or device").wait_for()
+    page.locator("#conn-state", has_text="Connected").wait_for()
+    _card(page).get_by_role("button", name="Next →").click()
+    _answer_current(page)
+    _saved(page)
+    other.close()

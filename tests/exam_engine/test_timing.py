@@ -129,18 +129,40 @@ def test_unassigned_examiner_cannot_act(started, app, make_user):
     s.close()
 
 
-def test_window_close_ends_attempt_when_policy_says(client, make_exam, learner, auth, db, socket_for):
+def test_window_close_ends_attempt_when_policy_says(client, make_exam, learner, auth, db, socket_for, app):
     closes = utcnow() + timedelta(seconds=120)
     exam_id = make_exam(time_limit_s=3600, closes_at=closes.isoformat(), on_close="end_at_close")
     sid = start(client, exam_id, learner, auth)
     attempt = db.get(ExamSession, sid)
     assert abs((attempt.deadline_at - closes).total_seconds()) < 0.01
-    state = emit(socket_for(learner), "join", {"session_id": sid})["session"]
+    sc = socket_for(learner)
+    state = emit(sc, "join", {"session_id": sid})["session"]
     assert state["ends_at_window_close"] is True and state["remaining_s"] <= 120
+    assert state["effective_end_at"] == attempt.deadline_at.isoformat()  # the end the learner is shown on join
     keep = make_exam(time_limit_s=3600, closes_at=closes.isoformat())  # default: keep the full time
     sid2 = start(client, keep, learner, auth)
     db.rollback()  # end the read snapshot
     assert (db.get(ExamSession, sid2).deadline_at - closes).total_seconds() > 3000
+    # The window closes (moved into the past, with the deadline it set): the sweeper ends the attempt, and the
+    # learner is told why.
+    from exam_engine.exams.models import ExamVersion
+    from exam_engine.sessions.sweeper import run_sweep_once
+    past = utcnow() - timedelta(seconds=30)
+    attempt = db.get(ExamSession, sid)
+    db.get(ExamVersion, attempt.exam_version_id).closes_at = past
+    attempt.deadline_at = past
+    db.commit()
+    sc.get_received("/exam")
+    try:
+        assert [sid for sid, _ in run_sweep_once(app)] == [sid]
+    finally:
+        app.extensions.pop("exam_engine.jobs_db").engine.dispose()  # the jobs' own pool, opened by the sweep
+    db.expire_all()
+    assert db.get(ExamSession, sid).end_reason == "window_closed"
+    statuses = [e["args"][0] for e in sc.get_received("/exam") if e["name"] == "status"]
+    assert [(e["status"], e["reason"]) for e in statuses] in ([("scored", "window_closed")],
+                                                               [("pending_grading", "window_closed")],
+                                                               [("submitted", "window_closed")])
 
 
 def test_outage_is_credited_once(started, app, db):
@@ -181,6 +203,32 @@ def test_second_connection_takes_over_and_is_logged(started, socket_for, learner
     events = first.get_received("/exam")
     assert any(e["name"] == "status" and e["args"][0]["status"] == "superseded" for e in events)
     assert db.query(SessionEvent).filter_by(session_id=sid, kind="second_connection").count() == 1
+
+
+def test_a_superseded_connection_can_no_longer_write(started, socket_for, learner, db):
+    """After a takeover the old connection's answers, flags, navigation and submit are refused (`superseded`),
+    so two windows never write one attempt; the new one writes, the old one's disconnect changes nothing, and
+    joining again takes the attempt back."""
+    _, sid, first, state = started
+    item = state["items"][0]["item_id"]
+    second = socket_for(learner)
+    assert emit(second, "join", {"session_id": sid})["ok"]
+    refused = [emit(first, "answer", {"session_id": sid, "item_id": item, "response": None, "seq": 1}),
+               emit(first, "flag", {"session_id": sid, "item_id": item, "flagged": True, "seq": 2}),
+               emit(first, "navigate", {"session_id": sid, "position": 1, "seq": 3}),
+               emit(first, "submit", {"session_id": sid, "seq": 4})]
+    assert [ack["ok"] is False and ack["error"]["code"] for ack in refused] == ["superseded"] * 4
+    assert emit(second, "answer", {"session_id": sid, "item_id": item, "response": None, "seq": 1})["ok"]
+    first.disconnect(namespace="/exam")
+    db.rollback()  # end the read snapshot
+    attempt = db.get(ExamSession, sid)
+    assert attempt.status == Status.IN_PROGRESS.value and attempt.is_connected and attempt.last_seq == 1
+    assert [e.data["seq"] for e in db.query(SessionEvent).filter_by(session_id=sid, kind="answer")] == [1]
+    third = socket_for(learner)  # the learner back in the first window: a new connection takes over again
+    assert emit(third, "join", {"session_id": sid})["ok"]
+    assert emit(second, "answer", {"session_id": sid, "item_id": item, "response": None, "seq": 2})["error"]["code"] \
+        == "superseded"
+    assert emit(third, "answer", {"session_id": sid, "item_id": item, "response": None, "seq": 2})["ok"]
 
 
 def test_second_connection_refused_by_policy(client, make_exam, learner, auth, socket_for, db):
@@ -224,6 +272,8 @@ def test_audit_verify_cli(started, app, db):
     runner = CliRunner()
     ok = runner.invoke(audit_verify, [sid], obj=app)
     assert ok.exit_code == 0, ok.output
+    missing = runner.invoke(audit_verify, ["no-such-attempt"], obj=app)
+    assert missing.exit_code == 1 and "no attempt no-such-attempt" in missing.output
     event = db.query(SessionEvent).filter_by(session_id=sid, idx=1).one()
     event.kind = "tampered"
     db.commit()

@@ -444,7 +444,7 @@ function toggleFlag(itemId) {
 // --- sending ----------------------------------------------------------------------------------------
 
 function pump() {
-  if (S.sending || !S.joined || !S.connected || S.status === "paused") { updateConnection(); return; }
+  if (S.sending || !S.joined || !S.connected || S.status === "paused" || S.status === "superseded") { updateConnection(); return; }
   const entry = outbox.next();
   if (!entry) { updateConnection(); return; }
   S.sending = true;
@@ -462,6 +462,8 @@ function pump() {
     } else {
       const code = ack?.error?.code;
       if (RETRYABLE.has(code)) { setTimeout(pump, 2000); return; }
+      // Another window took the attempt over: keep what is unsent here; it goes if the learner continues here.
+      if (code === "superseded") { applyStatus("superseded"); updateConnection(); return; }
       outbox.remove(entry.payload.seq);
       refused(entry, ack?.error || {code: "unknown", message: "refused"});
     }
