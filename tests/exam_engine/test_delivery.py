@@ -270,3 +270,71 @@ def test_learner_sees_media_of_items_on_their_form_only(client, bank_items, make
     got = client.get(media["url"], headers=auth(taker))
     assert got.status_code == 200 and got.data == png
     assert client.get(media["url"], headers=auth(other)).status_code == 404
+
+
+def _take(client, auth, socket_for, user, exam_id, answers: dict) -> dict:  # noqa: ANN001
+    """Start, join, answer {kind: response}, submit; the learner's result."""
+    sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
+    sc = socket_for(user)
+    items = by_title(emit(sc, "join", {"session_id": sid})["session"])
+    for seq, (kind, response) in enumerate(answers.items(), start=1):
+        assert emit(sc, "answer", {"session_id": sid, "item_id": items[kind]["item_id"], "response": response,
+                                   "seq": seq})["ok"]
+    assert emit(sc, "submit", {"session_id": sid, "seq": len(answers) + 1})["ok"]
+    return client.get(f"/api/v1/sessions/{sid}/result", headers=auth(user)).get_json()
+
+
+def test_pass_by_points_and_by_section_minimums(client, bank_items, make_exam, make_user, auth, socket_for):
+    """`pass.mode: points` counts points, not percent (a cut of 2 points fails 1 of 2 points, which 2 % would
+    pass); a section's `min_score_pct` fails an attempt above the overall cut."""
+    _, ids, _ = bank_items
+    two = [{"id": "a", "items": [ids["choice"]]}, {"id": "b", "items": [ids["numeric"]]}]
+    wrong = {"choice": ["lyon"], "numeric": RESPONSES["numeric"]}
+    right = {"choice": RESPONSES["choice"], "numeric": RESPONSES["numeric"]}
+    points = make_exam(sections=two, **{"pass": {"mode": "points", "cut_score": 2}})
+    half = _take(client, auth, socket_for, make_user("learner"), points, wrong)
+    assert (half["score"], half["max_score"], half["passed"]) == (1, 2, False)
+    assert _take(client, auth, socket_for, make_user("learner"), points, right)["passed"] is True
+    minimum = make_exam(sections=[{**two[0], "min_score_pct": 100}, two[1]],
+                        **{"pass": {"mode": "percentage", "cut_score": 40}})
+    below = _take(client, auth, socket_for, make_user("learner"), minimum, wrong)
+    assert below["percentage"] == 50 and below["passed"] is False
+    assert _take(client, auth, socket_for, make_user("learner"), minimum, right)["passed"] is True
+
+
+def test_results_released_after_the_window_closes(client, make_exam, learner, auth, socket_for, bank_items, db):
+    from datetime import timedelta
+
+    from exam_engine.db import utcnow
+    from exam_engine.exams.models import ExamVersion
+    from exam_engine.sessions.models import ExamSession
+    exam_id = make_exam(release="after_close", closes_at=(utcnow() + timedelta(hours=1)).isoformat())
+    sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(learner)).get_json()["id"]
+    sc = socket_for(learner)
+    emit(sc, "join", {"session_id": sid})
+    emit(sc, "submit", {"session_id": sid, "seq": 1})
+    resp = client.get(f"/api/v1/sessions/{sid}/result", headers=auth(learner))
+    assert resp.status_code == 403 and resp.get_json()["error"]["code"] == "result_not_released"
+    db.get(ExamVersion, db.get(ExamSession, sid).exam_version_id).closes_at = utcnow() - timedelta(seconds=1)
+    db.commit()
+    assert client.get(f"/api/v1/sessions/{sid}/result", headers=auth(learner)).status_code == 200
+
+
+def test_options_are_shuffled_per_attempt_and_kept_on_rejoin(client, make_exam, make_user, auth, socket_for):
+    """Option order comes from the attempt's seed: different learners see different orders, a rejoin (reload,
+    another worker) the same one; `shuffle_options: false` keeps the authored order for everyone."""
+    def orders(exam_id: int, n: int) -> list:
+        seen = []
+        for _ in range(n):
+            user = make_user("learner")
+            sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
+            first, again = (emit(socket_for(user), "join", {"session_id": sid})["session"] for _ in range(2))
+            key = [(i["item_id"], [o["id"] for o in i["interaction"].get("options", [])]) for i in first["items"]]
+            assert key == [(i["item_id"], [o["id"] for o in i["interaction"].get("options", [])]) for i in again["items"]]
+            seen.append(key)
+        return seen
+
+    shuffled = orders(make_exam(), 6)  # 6 learners all alike: less than one chance in a million
+    assert len({repr(k) for k in shuffled}) > 1
+    authored = orders(make_exam(shuffle_options=False), 3)
+    assert authored[0] == authored[1] == authored[2]

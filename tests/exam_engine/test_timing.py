@@ -241,15 +241,26 @@ def test_second_connection_refused_by_policy(client, make_exam, learner, auth, s
 
 
 def test_disconnect_and_reconnect_are_recorded(started, socket_for, learner, db):
+    """A learner's own time offline is recorded and shown to examiners, but not credited: the deadline stays."""
+    from exam_engine.monitor.services import rows_for
     _, sid, sc, _ = started
+    deadline = db.get(ExamSession, sid).deadline_at
     sc.disconnect(namespace="/exam")
     db.rollback()  # end the read snapshot
-    assert db.get(ExamSession, sid).is_connected is False
+    attempt = db.get(ExamSession, sid)
+    assert attempt.is_connected is False
+    attempt.disconnected_at -= timedelta(seconds=30)  # offline for 30 s
+    db.commit()
     again = socket_for(learner)
     assert emit(again, "join", {"session_id": sid})["ok"]
     db.rollback()  # end the read snapshot
+    db.expire_all()
     kinds = [e.kind for e in db.query(SessionEvent).filter_by(session_id=sid)]
     assert "disconnect" in kinds and "reconnect" in kinds
+    attempt = db.get(ExamSession, sid)
+    assert attempt.deadline_at == deadline and 30 <= attempt.disconnected_total_s < 40
+    row = rows_for(db, [attempt], utcnow())[0]
+    assert row["is_connected"] is True and 30 <= row["disconnected_total_s"] < 40
 
 
 def test_hash_chain_verifies_and_names_the_tampered_entry(started, db, runner_app=None):
