@@ -68,7 +68,8 @@ _UPDATE_RESPONSE = (update(R).where(R.c.session_id == bindparam("b_sid"), R.c.it
 # Built once (expanding IN parameters): a batch builds no SQL expression objects and compiles nothing.
 # The attempts' proctoring rule states come with them (the batch moves them past plain answers).
 _LOCK_ATTEMPTS = (select(S.c.id, S.c.user_id, S.c.status, S.c.deadline_at, S.c.grace_s, S.c.position, S.c.last_seq,
-                         S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, S.c.active_sid, U.c.is_active,
+                         S.c.log_length, S.c.log_head, S.c.exam_version_id, S.c.adaptive_state, S.c.active_sid,
+                         U.c.is_active,
                          *proctoring.STATE_COLUMNS)
                   .join(U, U.c.id == S.c.user_id)
                   .outerjoin(proctoring.STATES, proctoring.STATES.c.session_id == S.c.id)

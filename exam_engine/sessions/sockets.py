@@ -195,7 +195,7 @@ class ExamNamespace(Namespace):
             return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
         answer = answers.Answer(user_id=socket_session["user_id"], session_id=data["session_id"], item_id=data["item_id"],
                                 response=data["response"], seq=data["seq"], now=utcnow(),
-                                 sid=request.sid)
+                                sid=request.sid)
         answers.group_commit(current_app).submit(answer)
         metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
         if answer.disconnect:

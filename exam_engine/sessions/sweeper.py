@@ -65,8 +65,11 @@ def run_sweep_once(app: Flask) -> list[tuple[str, float]]:
         db = jobs_db(app).session()
         try:
             closed = services.sweep_expired(db, now=utcnow())
-            ends = {sid: (a.status, a.end_reason or "time_expired") for sid, _ in closed
-                    for a in (db.get(ExamSession, sid),)}
+            # status and reason (`sweep_expired` sets it: time_expired, or window_closed under end_at_close)
+            ends = {}
+            for sid, _ in closed:
+                attempt = db.get(ExamSession, sid)
+                ends[sid] = (attempt.status, attempt.end_reason)
             db.commit()
         except Exception:  # noqa: BLE001
             db.rollback()
@@ -77,7 +80,7 @@ def run_sweep_once(app: Flask) -> list[tuple[str, float]]:
         for session_id, lateness in closed:
             metrics.SWEPT.inc()
             metrics.SWEEP_LATENESS.observe(max(lateness, 0))
-            emit_status(session_id, *ends[session_id])  # reason: time_expired, or window_closed (end_at_close)
+            emit_status(session_id, *ends[session_id])
             notify_examiners_by_id(session_id)
             log.info("attempt closed at deadline", extra={"session_id": session_id, "lateness_s": round(lateness, 3)})
         return closed

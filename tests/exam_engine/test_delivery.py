@@ -323,15 +323,17 @@ def test_results_released_after_the_window_closes(client, make_exam, learner, au
 def test_options_are_shuffled_per_attempt_and_kept_on_rejoin(client, make_exam, make_user, auth, socket_for):
     """Option order comes from the attempt's seed: different learners see different orders, a rejoin (reload,
     another worker) the same one; `shuffle_options: false` keeps the authored order for everyone."""
+    def option_orders(state: dict) -> list:
+        return [(i["item_id"], [o["id"] for o in i["interaction"].get("options", [])]) for i in state["items"]]
+
     def orders(exam_id: int, n: int) -> list:
         seen = []
         for _ in range(n):
             user = make_user("learner")
             sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
             first, again = (emit(socket_for(user), "join", {"session_id": sid})["session"] for _ in range(2))
-            key = [(i["item_id"], [o["id"] for o in i["interaction"].get("options", [])]) for i in first["items"]]
-            assert key == [(i["item_id"], [o["id"] for o in i["interaction"].get("options", [])]) for i in again["items"]]
-            seen.append(key)
+            assert option_orders(first) == option_orders(again)
+            seen.append(option_orders(first))
         return seen
 
     shuffled = orders(make_exam(), 6)  # 6 learners all alike: less than one chance in a million
