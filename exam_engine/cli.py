@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 import click
@@ -25,6 +26,7 @@ def main_group() -> None:
 def serve(host: str, port: int) -> None:
     """Serve the app and its websockets (gevent)."""
     app = _app()
+    app.config.setdefault("WORKER_ADDRESS", f"{socket.gethostname()}:{port}")
     _tune_gc()
     from .extensions import socketio
     from .jobs import start_background_jobs

@@ -51,6 +51,8 @@ def load_config(instance_path: Path) -> dict:
         "TIME_SYNC_INTERVAL_S": float(env.get("EXAM_ENGINE_TIME_SYNC_S", 15)),
         "HEARTBEAT_INTERVAL_S": float(env.get("EXAM_ENGINE_HEARTBEAT_S", 2)),
         "OUTAGE_THRESHOLD_S": float(env.get("EXAM_ENGINE_OUTAGE_THRESHOLD_S", 10)),
+        # A worker silent this long has lost its connections (the websocket ping gives up after 30 s too).
+        "WORKER_STALE_S": float(env.get("EXAM_ENGINE_WORKER_STALE_S", 30)),
         "BACKGROUND_JOBS": env.get("EXAM_ENGINE_BACKGROUND_JOBS", "1") == "1",
         # Behind a reverse proxy: take the learner's address from X-Forwarded-For (only if the proxy sets it).
         "TRUST_PROXY": env.get("EXAM_ENGINE_TRUST_PROXY", "0") == "1",

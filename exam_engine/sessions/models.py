@@ -56,6 +56,10 @@ class ExamSession(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     #: Connection state, for the examiner's view and the one-connection rule.
     active_sid: Mapped[str | None] = mapped_column(String(64))
+    #: The worker incarnation holding that connection ("address#incarnation", see `Worker`).
+    active_worker: Mapped[str | None] = mapped_column(String(140))
+    #: The client instance (one page load of the web client) that opened it, when the client says.
+    active_client: Mapped[str | None] = mapped_column(String(64))
     is_connected: Mapped[bool] = mapped_column(default=False)
     connected_at: Mapped[datetime | None]
     disconnected_at: Mapped[datetime | None]
@@ -141,3 +145,20 @@ class ServiceClock(Base):
     last_alive_at: Mapped[datetime]
     #: Worker that wrote last (host:pid), for diagnostics.
     worker: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Worker(Base):
+    """A serving process: its address, the incarnation now serving there, and when it was last alive.
+
+    A connection held by an incarnation that is no longer alive (replaced at the same address after a
+    restart, or silent for `WORKER_STALE_S`) is lost: its attempt is released instead of counting as a
+    second connection.
+    """
+
+    __tablename__ = "workers"
+
+    #: host:port of `exam-engine serve` (host:pid otherwise).
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    incarnation: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    last_alive_at: Mapped[datetime]

@@ -9,12 +9,13 @@ from item_bank.schemas import StrictSchema
 SEQ = dict(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
 
 
-class JoinSchema(StrictSchema):
+class TimeSchema(StrictSchema):
     session_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
-class TimeSchema(JoinSchema):
-    pass
+class JoinSchema(TimeSchema):
+    #: The client instance (one page load): its reconnects release its own previous connection.
+    client_id = fields.String(load_default=None, validate=validate.Length(min=16, max=64))
 
 
 class AnswerSchema(StrictSchema):

@@ -31,7 +31,7 @@ from ..exams import services as exam_services
 from ..exams.assembly import assemble_form
 from ..exams.models import Exam, ExamVersion
 from . import eventlog, timing
-from .models import AppliedSeq, ExamSession, ServiceClock, SessionEvent, SessionResponse
+from .models import AppliedSeq, ExamSession, ServiceClock, SessionEvent, SessionResponse, Worker
 from .statuses import CLOSED, OPEN, Status, is_transition_legal
 
 log = logging.getLogger("exam_engine.sessions")
@@ -117,9 +117,9 @@ def _item_of(version: Any) -> dict[int, int]:
 _INSERTED_DEFAULTS = dict(extended_s=0.0, paused_total_s=0.0, outage_credit_s=0.0, last_seq=0, position=0,
                           is_connected=False, disconnected_total_s=0.0, risk=0.0)
 #: The columns of a new attempt left out of its INSERT (NULL), for the loaded copy `start_session` returns.
-_NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_sid=None, connected_at=None,
-                     disconnected_at=None, result=None, score=None, max_score=None, percentage=None, is_passed=None,
-                     scored_at=None)
+_NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_sid=None, active_worker=None,
+                     active_client=None, connected_at=None, disconnected_at=None, result=None, score=None,
+                     max_score=None, percentage=None, is_passed=None, scored_at=None)
 
 
 def _insert_attempt(session: Session, values: dict, entry: dict) -> bool:
@@ -286,9 +286,9 @@ def summary(attempt: ExamSession, now: datetime) -> dict:
 # --- connections ---------------------------------------------------------------
 
 def join(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
-         user_agent: str | None = None) -> tuple[dict, str | None]:
+         user_agent: str | None = None, **holder: Any) -> tuple[dict, str | None]:
     """Bind the attempt to this connection; returns (state, superseded sid or None)."""
-    joined = join_attempt(session, user, session_id, sid=sid, now=now, ip=ip, user_agent=user_agent)
+    joined = join_attempt(session, user, session_id, sid=sid, now=now, ip=ip, user_agent=user_agent, **holder)
     return joined.state, joined.superseded
 
 
@@ -303,8 +303,16 @@ class Joined(NamedTuple):
 
 
 def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
-                 user_agent: str | None = None) -> Joined:
-    """`join`, also returning the attempt (locked) and the entries it logged, for the rest of the transaction."""
+                 user_agent: str | None = None, client_id: str | None = None, holder: str | None = None,
+                 local_alive: Callable[[str], bool] | None = None, stale_s: float = 30.0) -> Joined:
+    """`join`, also returning the attempt (locked) and the entries it logged, for the rest of the transaction.
+
+    `holder`: this worker's incarnation ("address#incarnation"), stored with the connection; `local_alive`
+    tells whether a connection of this worker is still open; `client_id`: the client instance (one page load)
+    joining. A connection still holding the attempt is a second connection (the exam's policy decides)
+    unless it is lost (`lost_holder`) or belongs to the same client instance (a reconnect that the server
+    has not yet seen drop): then the attempt is released and this is a reconnect.
+    """
     attempt = learner_attempt(session, user, session_id, lock=True)
     superseded = None
     entries: list[eventlog.Entry] = []
@@ -316,29 +324,138 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
             head[:] = [entry.idx, entry.hash]
             entries.append(entry)
 
-        if attempt.is_connected and attempt.active_sid and attempt.active_sid != sid:
-            version = exam_services.frozen_version(session, attempt.exam_version_id)
-            policy = version.definition.get("second_connection", "takeover")
-            log("second_connection", {"policy": policy, "ip": ip, "user_agent": (user_agent or "")[:300],
-                                      "previous_ip": attempt.client_ip})
-            if policy == "refuse":
-                _write_join(session, attempt, {"log_length": head[0], "log_head": head[1]}, entries)
-                raise RefusedButRecorded("this attempt is open in another window or device", code="session_in_use")
-            superseded = attempt.active_sid
+        connected, disconnected_at = attempt.is_connected, attempt.disconnected_at
+        if connected and attempt.active_sid and attempt.active_sid != sid:
+            lost = lost_holder(session, attempt, holder=holder, local_alive=local_alive, now=now, stale_s=stale_s)
+            if lost is None and client_id and client_id == attempt.active_client:
+                lost = ("same_client", now)
+                superseded = attempt.active_sid  # this client's own dead or dying connection
+            if lost is not None:
+                # The holder is gone (or is this client's previous connection): a disconnect, then a reconnect.
+                log("disconnect", {"lost": lost[0]})
+                connected, disconnected_at = False, lost[1]
+            else:
+                version = exam_services.frozen_version(session, attempt.exam_version_id)
+                policy = version.definition.get("second_connection", "takeover")
+                log("second_connection", {"policy": policy, "ip": ip, "user_agent": (user_agent or "")[:300],
+                                          "previous_ip": attempt.client_ip})
+                if policy == "refuse":
+                    _write_join(session, attempt, {"log_length": head[0], "log_head": head[1]}, entries)
+                    raise RefusedButRecorded("this attempt is open in another window or device", code="session_in_use")
+                superseded = attempt.active_sid
         offline_total = attempt.disconnected_total_s
-        if attempt.disconnected_at is not None and not attempt.is_connected:
-            gap = (now - attempt.disconnected_at).total_seconds()
-            offline_total += max(gap, 0)
+        if disconnected_at is not None and not connected:
+            gap = max((now - disconnected_at).total_seconds(), 0)
+            offline_total += gap
             log("reconnect", {"offline_s": round(gap, 3), "ip": ip})
-        elif not attempt.is_connected:
+        elif not connected:
             log("connect", {"ip": ip, "user_agent": (user_agent or "")[:300]})
         if ip and attempt.client_ip and ip != attempt.client_ip:
             log("ip_change", {"from": attempt.client_ip, "to": ip})
         _write_join(session, attempt, {
             "log_length": head[0], "log_head": head[1], "disconnected_total_s": offline_total, "active_sid": sid,
+            "active_worker": holder, "active_client": client_id,
             "is_connected": True, "connected_at": now, "disconnected_at": None,
             "client_ip": ip or attempt.client_ip, "user_agent": (user_agent or "")[:300] or attempt.user_agent}, entries)
     return Joined(attempt, session_state(session, attempt, now), superseded, entries)
+
+
+_WORKER_STATE = select(Worker.incarnation, Worker.started_at, Worker.last_alive_at).where(
+    Worker.id == bindparam("address"))
+
+
+def lost_holder(session: Session, attempt: ExamSession, *, holder: str | None,
+                local_alive: Callable[[str], bool] | None, now: datetime,
+                stale_s: float) -> tuple[str, datetime] | None:
+    """Why the connection holding `attempt` is gone, and since when; None while it may be open.
+
+    - this worker's own connection that is no longer open ("connection_lost", now);
+    - a connection of a worker incarnation that was replaced at its address by a restart, or that has not
+      been alive for `stale_s` ("worker_down", see `_holder_gone_since`).
+    A holder that is not recorded (an attempt joined before holders were), or a worker that never reported,
+    is taken to be alive: the exam's second-connection policy applies as it always did.
+    """
+    if not attempt.active_worker:
+        return None
+    if attempt.active_worker == holder:
+        if local_alive is None or local_alive(attempt.active_sid):
+            return None
+        return "connection_lost", now
+    address, _, incarnation = attempt.active_worker.partition("#")
+    since = _holder_gone_since(session.execute(_WORKER_STATE, {"address": address}).first(), incarnation, now, stale_s)
+    return None if since is None else ("worker_down", since)
+
+
+def worker_alive(session: Session, *, address: str, incarnation: str, now: datetime) -> None:
+    """Record that this worker incarnation is alive (its row is created, or taken over after a restart)."""
+    row = session.get(Worker, address, with_for_update=True)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(Worker(id=address, incarnation=incarnation, started_at=now, last_alive_at=now))
+                session.flush()
+            return
+        except IntegrityError:
+            row = session.get(Worker, address, with_for_update=True, populate_existing=True)
+    if row.incarnation != incarnation:
+        row.incarnation, row.started_at = incarnation, now
+    row.last_alive_at = now
+    session.flush()
+
+
+def release_lost_connections(session: Session, *, now: datetime, stale_s: float, limit: int = 500) -> list[str]:
+    """Mark attempts whose connection was held by a worker incarnation no longer alive as disconnected.
+
+    Their learners' reconnects are then plain reconnects, and examiners see them offline from the worker's
+    last sign of life. Holders at an address that never reported are left alone (see `lost_holder`). Rows
+    of workers silent for a day are deleted. Returns the released attempts' ids.
+    """
+    workers = {w.id: w for w in session.execute(_WORKERS)}
+    if not workers:
+        return []
+    lost = {}
+    for row in session.execute(_CONNECTED_HOLDERS):
+        address, _, incarnation = row.active_worker.partition("#")
+        since = _holder_gone_since(workers.get(address), incarnation, now, stale_s)
+        if since is not None:
+            lost[row.id] = since
+            if len(lost) >= limit:
+                break
+    released = []
+    if lost:
+        for attempt in session.scalars(select(ExamSession).where(ExamSession.id.in_(list(lost)),
+                                                                 ExamSession.is_connected.is_(True),
+                                                                 ExamSession.status.in_(OPEN))
+                                       .with_for_update(skip_locked=True)):
+            attempt.is_connected = False
+            attempt.disconnected_at = lost[attempt.id]
+            eventlog.append(session, attempt, "disconnect", {"lost": "worker_down"}, at=now, actor_id=None)
+            released.append(attempt.id)
+    for w in workers.values():
+        if (now - w.last_alive_at).total_seconds() > 86400:
+            session.execute(_DELETE_WORKER, {"address": w.id, "seen": w.last_alive_at})
+    session.flush()
+    return released
+
+
+def _holder_gone_since(worker: Any, incarnation: str, now: datetime, stale_s: float) -> datetime | None:
+    """When a connection of `incarnation` at `worker`'s address was lost, or None if it may be open (or the
+    address never reported): replaced by a restart (since the new incarnation started), or silent for longer
+    than `stale_s` (since its last sign of life)."""
+    if worker is None:
+        return None
+    if worker.incarnation != incarnation:
+        return min(worker.started_at, now)
+    if (now - worker.last_alive_at).total_seconds() > stale_s:
+        return worker.last_alive_at
+    return None
+
+
+_WORKERS = select(Worker.id, Worker.incarnation, Worker.started_at, Worker.last_alive_at)
+_CONNECTED_HOLDERS = select(ExamSession.id, ExamSession.active_worker).where(
+    ExamSession.is_connected.is_(True), ExamSession.status.in_(OPEN), ExamSession.active_worker.is_not(None))
+_DELETE_WORKER = Worker.__table__.delete().where(Worker.__table__.c.id == bindparam("address"),
+                                                 Worker.__table__.c.last_alive_at == bindparam("seen"))
 
 
 def _write_join(session: Session, attempt: ExamSession, values: dict, entries: list[eventlog.Entry]) -> None:

@@ -28,6 +28,7 @@ from ..extensions import socketio
 from ..proctoring import notify as proctoring_notify, services as proctoring_services
 from ..proctoring.schemas import SignalSchema
 from . import answers, metrics, services
+from .sweeper import holder_id
 from .schemas import AnswerSchema, FlagSchema, JoinSchema, NavigateSchema, SubmitSchema, TimeSchema
 
 log = logging.getLogger("exam_engine.sockets")
@@ -79,6 +80,11 @@ def authenticate_socket(auth: Any) -> int:
         raise refuse("unauthorized", "send {token} in the auth payload or log in")
     finally:
         db.close()
+
+
+def _connected_here(sid: str) -> bool:
+    """Whether this worker still has the `/exam` connection `sid` open."""
+    return socketio.server.manager.is_connected(sid, NAMESPACE)
 
 
 def _client_ip() -> str | None:
@@ -164,7 +170,9 @@ class ExamNamespace(Namespace):
     def on_join(self, payload=None):  # noqa: ANN001
         def work(db, user, data):  # noqa: ANN001
             joined = services.join_attempt(db, user, data["session_id"], sid=request.sid, now=utcnow(),
-                                           ip=_client_ip(), user_agent=request.headers.get("User-Agent"))
+                                           ip=_client_ip(), user_agent=request.headers.get("User-Agent"),
+                                           client_id=data["client_id"], holder=holder_id(current_app),
+                                           local_alive=_connected_here, stale_s=current_app.config["WORKER_STALE_S"])
             state, superseded = joined.state, joined.superseded
             state["proctoring"] = proctoring_services.notice_for_version(db, joined.attempt.exam_version_id)
             effects = proctoring_services.observe_join(db, data["session_id"], now=utcnow(),

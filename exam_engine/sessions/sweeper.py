@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 
@@ -22,6 +23,19 @@ from .statuses import OPEN
 
 log = logging.getLogger("exam_engine.sweeper")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+#: This process's incarnation: a restart at the same address is a new one, so the connections the previous
+#: one held are known to be lost (sessions.services.lost_holder).
+INCARNATION = secrets.token_hex(8)
+
+
+def worker_address(app: Flask) -> str:
+    """Where this worker serves (`exam-engine serve` sets host:port), host:pid for any other process."""
+    return app.config.get("WORKER_ADDRESS") or WORKER
+
+
+def holder_id(app: Flask) -> str:
+    """How an attempt records that this worker incarnation holds its connection."""
+    return f"{worker_address(app)}#{INCARNATION}"
 
 
 def jobs_db(app: Flask) -> Database:
@@ -43,8 +57,9 @@ def run_heartbeat_once(app: Flask) -> float | None:
     with app.app_context():
         db = jobs_db(app).session()
         try:
-            credit = services.heartbeat(db, now=utcnow(), worker=WORKER,
-                                        outage_threshold_s=app.config["OUTAGE_THRESHOLD_S"])
+            now = utcnow()
+            credit = services.heartbeat(db, now=now, worker=WORKER, outage_threshold_s=app.config["OUTAGE_THRESHOLD_S"])
+            services.worker_alive(db, address=worker_address(app), incarnation=INCARNATION, now=now)
             db.commit()
         except Exception:  # noqa: BLE001
             db.rollback()
@@ -132,10 +147,39 @@ def _time_rows(app: Flask, *where) -> list:  # noqa: ANN002
         db.close()
 
 
+def release_lost_once(app: Flask) -> list[str]:
+    """Release attempts held by worker incarnations that are gone; examiners see them offline."""
+    from .sockets import notify_examiners_by_id
+    with app.app_context():
+        db = jobs_db(app).session()
+        try:
+            released = services.release_lost_connections(db, now=utcnow(), stale_s=app.config["WORKER_STALE_S"])
+            db.commit()
+        except Exception:  # noqa: BLE001
+            db.rollback()
+            log.exception("releasing lost connections failed")
+            return []
+        finally:
+            db.close()
+        for session_id in released:
+            notify_examiners_by_id(session_id)
+        if released:
+            log.warning("connections of a lost worker released", extra={"attempts": len(released)})
+        return released
+
+
+#: The heartbeat job looks for connections held by lost workers every this many beats.
+RELEASE_EVERY = 5
+
+
 def heartbeat_job(app: Flask) -> None:
     interval = app.config["HEARTBEAT_INTERVAL_S"]
+    beats = 0
     while True:
         run_heartbeat_once(app)
+        if beats % RELEASE_EVERY == 0:
+            release_lost_once(app)
+        beats += 1
         socketio.sleep(interval)
 
 

@@ -9,7 +9,7 @@ import pytest
 from exam_engine.db import utcnow
 from exam_engine.sessions import services
 from exam_engine.sessions.eventlog import verify_session
-from exam_engine.sessions.models import ExamSession, ServiceClock, SessionEvent
+from exam_engine.sessions.models import ExamSession, ServiceClock, SessionEvent, Worker
 from exam_engine.sessions.statuses import STATUSES, Status, is_transition_legal
 
 
@@ -238,6 +238,111 @@ def test_second_connection_refused_by_policy(client, make_exam, learner, auth, s
     assert emit(b, "join", {"session_id": sid})["error"]["code"] == "session_in_use"
     db.rollback()  # end the read snapshot
     assert db.query(SessionEvent).filter_by(session_id=sid, kind="second_connection").count() == 1  # evidence kept
+
+
+CLIENT = "c0ffee" * 4
+
+
+def _kinds(db, sid):  # noqa: ANN001
+    db.rollback()  # end the read snapshot
+    return [(e.kind, e.data.get("lost")) for e in db.query(SessionEvent).filter_by(session_id=sid).order_by(SessionEvent.idx)]
+
+
+def test_the_same_page_joining_again_releases_its_own_connection(client, make_exam, learner, auth, socket_for, db):
+    """A page whose connection dropped joins again before the server noticed: a reconnect, not a second window
+    (even where the exam refuses second connections); another page is still refused."""
+    sid = start(client, make_exam(second_connection="refuse"), learner, auth)
+    a, b, c = socket_for(learner), socket_for(learner), socket_for(learner)
+    assert emit(a, "join", {"session_id": sid, "client_id": CLIENT})["ok"]
+    assert emit(b, "join", {"session_id": sid, "client_id": CLIENT})["ok"]
+    kinds = _kinds(db, sid)
+    assert kinds[-2:] == [("disconnect", "same_client"), ("reconnect", None)]
+    assert ("second_connection", None) not in kinds
+    assert emit(a, "flag", {"session_id": sid, "item_id": 1, "flagged": True, "seq": 1})["error"]["code"] == "superseded"
+    assert emit(c, "join", {"session_id": sid, "client_id": "f" * 32})["error"]["code"] == "session_in_use"
+    assert emit(c, "join", {"session_id": sid, "client_id": "short"})["error"]["code"] == "malformed_payload"
+
+
+@pytest.mark.parametrize("worker", ["restarted", "silent", "alive", "never_reported"])
+def test_a_connection_lost_with_its_worker_is_not_a_second_connection(worker, client, make_exam, learner, auth,
+                                                                       socket_for, db):
+    """The worker holding the attempt's connection was restarted (a new incarnation at its address) or has been
+    silent for WORKER_STALE_S: the learner's join elsewhere is a reconnect. A live worker's connection, or
+    one of a worker that never reported, is still a second connection (refused here by the exam's policy)."""
+    sid = start(client, make_exam(second_connection="refuse"), learner, auth)
+    assert emit(socket_for(learner), "join", {"session_id": sid})["ok"]
+    now = utcnow()
+    if worker != "never_reported":
+        db.add(Worker(id="gone-host:5001", incarnation="cafe" if worker == "restarted" else "dead",
+                      started_at=now - timedelta(seconds=20),
+                      last_alive_at=now - timedelta(seconds=60 if worker == "silent" else 1)))
+    db.get(ExamSession, sid).active_worker = "gone-host:5001#dead"
+    db.commit()
+    ack = emit(socket_for(learner), "join", {"session_id": sid})
+    if worker in ("alive", "never_reported"):
+        assert ack["error"]["code"] == "session_in_use"
+        return
+    assert ack["ok"], ack
+    kinds = _kinds(db, sid)
+    assert ("disconnect", "worker_down") in kinds and ("reconnect", None) in kinds
+    assert ("second_connection", None) not in kinds
+    # Offline since the silent worker's last sign of life, or since the restarted one's new incarnation started.
+    assert db.get(ExamSession, sid).disconnected_total_s == pytest.approx(60 if worker == "silent" else 20, abs=5)
+
+
+def test_a_connection_this_worker_no_longer_has_is_released_on_join(client, make_exam, learner, auth, socket_for, db):
+    """The attempt says a connection of this worker holds it, but it is gone (its disconnect was never
+    recorded): the next join is a reconnect."""
+    sid = start(client, make_exam(second_connection="refuse"), learner, auth)
+    assert emit(socket_for(learner), "join", {"session_id": sid})["ok"]
+    db.get(ExamSession, sid).active_sid = "a-connection-that-is-gone"
+    db.commit()
+    assert emit(socket_for(learner), "join", {"session_id": sid})["ok"]
+    assert ("disconnect", "connection_lost") in _kinds(db, sid)
+
+
+def test_connections_of_a_lost_worker_are_released_for_examiners(started, app, db):
+    """The heartbeat job's sweep: attempts held by a worker that is gone are shown offline from its last sign
+    of life, once; a holder at an address that never reported is left alone; day-old worker rows go."""
+    _, sid, _, _ = started
+    now = utcnow()
+    db.add_all([Worker(id="gone-host:5001", incarnation="dead", started_at=now - timedelta(seconds=300),
+                       last_alive_at=now - timedelta(seconds=45)),
+                Worker(id="old-host:5002", incarnation="x", started_at=now - timedelta(days=3),
+                       last_alive_at=now - timedelta(days=2))])
+    db.get(ExamSession, sid).active_worker = "gone-host:5001#dead"
+    db.commit()
+    database = app.extensions["exam_engine.db"]
+    for expected in ([sid], []):
+        s = database.session()
+        assert services.release_lost_connections(s, now=now, stale_s=30) == expected
+        s.commit()
+        s.close()
+    db.rollback()  # end the read snapshot
+    attempt = db.get(ExamSession, sid)
+    assert attempt.is_connected is False and attempt.disconnected_at == now - timedelta(seconds=45)
+    assert ("disconnect", "worker_down") in _kinds(db, sid)
+    assert verify_session(db, sid).ok
+    assert db.get(Worker, "old-host:5002") is None and db.get(Worker, "gone-host:5001") is not None
+    attempt.is_connected, attempt.active_worker = True, "unknown-host:1#x"
+    db.commit()
+    s = database.session()
+    assert services.release_lost_connections(s, now=now, stale_s=30) == []
+    s.close()
+
+
+def test_worker_rows_follow_restarts(app, db):
+    database = app.extensions["exam_engine.db"]
+    t0 = utcnow()
+    for incarnation, at in (("one", t0), ("one", t0 + timedelta(seconds=2)), ("two", t0 + timedelta(seconds=9))):
+        s = database.session()
+        services.worker_alive(s, address="host:5000", incarnation=incarnation, now=at)
+        s.commit()
+        s.close()
+    db.rollback()
+    row = db.get(Worker, "host:5000")
+    assert (row.incarnation, row.started_at, row.last_alive_at) == ("two", t0 + timedelta(seconds=9),
+                                                                    t0 + timedelta(seconds=9))
 
 
 def test_disconnect_and_reconnect_are_recorded(started, socket_for, learner, db):

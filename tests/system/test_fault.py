@@ -62,7 +62,7 @@ def _remaining(server_url: str, api: Api, sid: str) -> tuple[float, float]:
 
 def test_kill_9_loses_no_acknowledged_answer_and_no_time(pg_url, start_server, tmp_path):  # noqa: ANN001
     from exam_engine.db import make_engine
-    from exam_engine.sessions.models import AppliedSeq, ExamSession, SessionResponse
+    from exam_engine.sessions.models import AppliedSeq, ExamSession, SessionEvent, SessionResponse
 
     seed_demo(pg_url, tmp_path)
     env = {"EXAM_ENGINE_OUTAGE_THRESHOLD_S": str(OUTAGE_THRESHOLD_S), "EXAM_ENGINE_HEARTBEAT_S": "0.5"}
@@ -160,6 +160,18 @@ def test_kill_9_loses_no_acknowledged_answer_and_no_time(pg_url, start_server, t
             ack = client.call("answer", {"session_id": lr["sid"], "item_id": item["item_id"], "response": answer_for(item),
                                          "seq": state["last_seq"] + 1})
             assert ack == {"ok": True, "seq": state["last_seq"] + 1}
+        # The connections the killed worker held were lost with it: a disconnect in each log, not a second
+        # connection when the learner came back (sessions.services.lost_holder, release_lost_connections).
+        engine = make_engine(pg_url)
+        try:
+            with Session(engine) as db:
+                for lr in learners:
+                    kinds = [(e.kind, e.data.get("lost")) for e in db.scalars(
+                        select(SessionEvent).where(SessionEvent.session_id == lr["sid"]).order_by(SessionEvent.idx))]
+                    assert ("disconnect", "worker_down") in kinds and ("second_connection", None) not in kinds, kinds
+                    assert db.get(ExamSession, lr["sid"]).is_connected
+        finally:
+            engine.dispose()
         print(f"fault test: down {down_s:.1f} s; " + "; ".join(
             f"{len(lr['acked'])} acked, remaining {lr['before'][1]:.1f} -> {lr['after']:.1f} s" for lr in learners))
     finally:

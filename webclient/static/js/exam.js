@@ -10,7 +10,10 @@ const SESSION_ID = page.session_id;
 const TYPED = new Set(["text_entry", "numeric", "extended_text"]);
 const TYPE_DELAY_MS = 700;
 const ACK_TIMEOUT_MS = 10_000;
-const RETRYABLE = new Set(["internal_error", "server_busy"]);
+const RETRYABLE = new Set(["internal_error"]);
+// This page load: when its connection drops and it joins again before the server has noticed, the server
+// releases its previous connection instead of counting a second window (docs/protocol.md, join).
+const CLIENT_ID = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 const CLOSED = new Set(["submitted", "scored", "pending_grading", "terminated", "expired"]);
 const ANNOUNCE_AT_S = [3600, 1800, 900, 600, 300, 120, 60, 30];
 
@@ -80,7 +83,7 @@ async function start() {
 }
 
 function join() {
-  S.socket.timeout(ACK_TIMEOUT_MS).emit("join", {session_id: SESSION_ID}, (err, ack) => {
+  S.socket.timeout(ACK_TIMEOUT_MS).emit("join", {session_id: SESSION_ID, client_id: CLIENT_ID}, (err, ack) => {
     if (err) { setTimeout(() => S.connected && join(), 1000); return; }
     if (!ack.ok) { joinFailed(ack.error); return; }
     S.joined = true;
