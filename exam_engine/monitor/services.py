@@ -49,10 +49,15 @@ def rows_for(session: Session, attempts: Iterable[ExamSession], now: datetime) -
 FLAG_COUNTER = [lambda session, attempts: {}]
 
 
-def snapshot(session: Session, user: User, exam_id: int, now: datetime) -> list[dict]:
-    """Every attempt of an exam, riskiest first, for an examiner allowed to watch it."""
+def check_watcher(session: Session, user: User, exam_id: int) -> None:
+    """`exam_not_found` unless `user` may watch the exam (a missing exam and someone else's look the same)."""
     if not exam_services.is_examiner_of(session, user, exam_id):
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
+
+
+def snapshot(session: Session, user: User, exam_id: int, now: datetime) -> list[dict]:
+    """Every attempt of an exam, riskiest first, for an examiner allowed to watch it."""
+    check_watcher(session, user, exam_id)
     attempts = session.scalars(select(ExamSession).where(ExamSession.exam_id == exam_id)
                                .order_by(ExamSession.risk.desc(), ExamSession.started_at)).all()
     return rows_for(session, attempts, now)

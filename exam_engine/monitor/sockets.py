@@ -86,8 +86,11 @@ class MonitorNamespace(Namespace):
         return {"ok": True, "exam_id": data["exam_id"], "sessions": rows, "server_now": utcnow().isoformat()}
 
     def on_unwatch(self, payload=None):  # noqa: ANN001
-        if isinstance(payload, dict) and isinstance(payload.get("exam_id"), int):
-            leave_room(exam_room(payload["exam_id"]))
+        try:
+            data = WatchSchema().load(payload if isinstance(payload, dict) else {"_": payload})
+        except Exception as exc:  # noqa: BLE001
+            return ack_error(exc)
+        leave_room(exam_room(data["exam_id"]))
         return {"ok": True}
 
     def on_act(self, payload=None):  # noqa: ANN001
@@ -116,6 +119,7 @@ class MonitorNamespace(Namespace):
         try:
             data = BroadcastSchema().load(payload if isinstance(payload, dict) else {"_": payload})
             actor = self._staff(db)
+            services.check_watcher(db, actor, data["exam_id"])
             from sqlalchemy import select
             from ..sessions.statuses import OPEN
             ids = db.scalars(select(ExamSession.id).where(ExamSession.exam_id == data["exam_id"],
@@ -167,12 +171,12 @@ def deliver_action(attempt: ExamSession, data: dict[str, Any]) -> None:
     if action == "message":
         emit_message(attempt.id, attempt.messages[-1])
     elif action in ("pause", "resume"):
-        emit_status(attempt.id, attempt.status, "paused by an examiner" if action == "pause" else "resumed")
+        emit_status(attempt.id, attempt.status, "examiner_pause" if action == "pause" else "examiner_resume")
         emit_time(attempt)
     elif action == "extend":
         emit_time(attempt)
     elif action == "terminate":
-        emit_status(attempt.id, attempt.status, f"terminated: {data.get('reason', '')}")
+        emit_status(attempt.id, attempt.status, "terminated", data.get("reason") or None)
 
 
 def push_rows(exam_id: int, rows: list[dict]) -> None:

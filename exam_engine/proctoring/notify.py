@@ -29,7 +29,7 @@ def deliver(effects: Effects | None, *, refresh_row: bool = True) -> None:
     for w in effects.warnings:
         socketio.emit("warning", {"session_id": effects.session_id, **w}, to=room_of(effects.session_id), namespace=EXAM)
     if effects.paused:
-        emit_status(effects.session_id, "paused", "paused automatically: an examiner will look at your attempt")
+        emit_status(effects.session_id, "paused", "risk_pause")
         socketio.emit("time", effects.paused, to=room_of(effects.session_id), namespace=EXAM)
     for flag in effects.flags:
         socketio.emit("flag", {"exam_id": effects.exam_id, "session_id": effects.session_id, "risk": effects.risk,

@@ -973,7 +973,7 @@ def examiner_act(session: Session, actor: User, session_id: Any, action: str, *,
     if not exam_services.is_examiner_of(session, actor, attempt.exam_id):
         raise _err("session_not_found", "no such attempt", 404)
     if action not in ACTIONS:
-        raise _err("unknown_action", f"action must be one of {', '.join(ACTIONS)}", 422)
+        raise _err("malformed_payload", f"action must be one of {', '.join(ACTIONS)}", 422)
     data: dict[str, Any] = {"action": action}
     if action == "message":
         if not isinstance(text, str) or not text.strip() or len(text) > 2000:

@@ -184,7 +184,7 @@ class ExamNamespace(Namespace):
                 join_room(room_of(data["session_id"]))
                 if superseded:
                     socketio.emit("status", {"session_id": data["session_id"], "status": "superseded",
-                                             "reason": "another window or device took over this attempt"},
+                                             "reason": "takeover"},
                                   to=superseded, namespace=NAMESPACE)
                     socketio.server.leave_room(superseded, room_of(data["session_id"]), namespace=NAMESPACE)
                 # The connection change reaches examiners in the next batch (a takeover at once).
@@ -306,9 +306,12 @@ def _answer_payload(payload: Any) -> dict:
 _ANSWER_SCHEMA = AnswerSchema()
 
 
-def emit_status(session_id: str, status: str, reason: str) -> None:
-    socketio.emit("status", {"session_id": session_id, "status": status, "reason": reason},
-                  to=room_of(session_id), namespace=NAMESPACE)
+def emit_status(session_id: str, status: str, reason: str, detail: str | None = None) -> None:
+    """`status` to the learner: `reason` is a stable code (docs/protocol.md), `detail` an examiner's words."""
+    payload = {"session_id": session_id, "status": status, "reason": reason}
+    if detail:
+        payload["detail"] = detail
+    socketio.emit("status", payload, to=room_of(session_id), namespace=NAMESPACE)
 
 
 def emit_time(attempt, now=None) -> None:  # noqa: ANN001

@@ -96,6 +96,9 @@ def test_examiner_acts_and_learner_sees_it_at_once(new_page, live_server):
     dialog = examiner.get_by_role("dialog", name="End the attempt")
     dialog.get_by_label("Reason (recorded and shown to the learner)").fill("Test of the end action")
     dialog.get_by_role("button", name="End attempt").click()
+    ended = learner.locator("#closed-text")
+    ended.get_by_text("An examiner ended your exam.").wait_for(timeout=5000)
+    assert "Test of the end action" in ended.inner_text()
     learner.wait_for_url("**/result", timeout=10_000)
     assert not learner.console_errors, learner.console_errors
     assert not examiner.console_errors, examiner.console_errors

@@ -24,6 +24,12 @@ def test_learner_cannot_connect_and_unassigned_examiner_cannot_watch(app, client
     stranger = monitor_for(app, client, token_for, make_user("examiner"))
     ack = emit(stranger, "watch", {"exam_id": exam_id}, "/monitor")
     assert ack["ok"] is False and ack["error"]["code"] == "exam_not_found"
+    # Broadcasting to it looks the same as to a missing exam, whether or not it has open attempts.
+    for exam in (exam_id, 999_999):
+        ack = emit(stranger, "broadcast", {"exam_id": exam, "text": "Hello"}, "/monitor")
+        assert ack["ok"] is False and ack["error"]["code"] == "exam_not_found"
+    assert emit(stranger, "unwatch", {"exam_id": "x"}, "/monitor")["error"]["code"] == "malformed_payload"
+    assert emit(stranger, "unwatch", {"exam_id": exam_id}, "/monitor") == {"ok": True}
 
 
 def test_watch_snapshot_and_actions_reach_the_learner(app, client, token_for, make_user, started, bank_items, db):
@@ -46,11 +52,16 @@ def test_watch_snapshot_and_actions_reach_the_learner(app, client, token_for, ma
     ack = emit(mon, "act", {"session_id": sid, "action": "pause"}, "/monitor")
     assert ack["ok"] and ack["session"]["status"] == "paused"
     got = learner_sc.get_received("/exam")
-    assert any(e["name"] == "status" and e["args"][0]["status"] == "paused" for e in got)
+    assert [(e["args"][0]["status"], e["args"][0]["reason"]) for e in got if e["name"] == "status"] == \
+        [("paused", "examiner_pause")]
     refused = emit(learner_sc, "answer", {"session_id": sid, "item_id": state["items"][0]["item_id"], "response": None, "seq": 1})
     assert refused["error"]["code"] == "session_paused"
+    assert emit(mon, "act", {"session_id": sid, "action": "pause"}, "/monitor")["error"]["code"] == "invalid_state"
 
     assert emit(mon, "act", {"session_id": sid, "action": "resume"}, "/monitor")["ok"]
+    assert [(e["args"][0]["status"], e["args"][0]["reason"]) for e in learner_sc.get_received("/exam")
+            if e["name"] == "status"] == [("in_progress", "examiner_resume")]
+    assert emit(mon, "act", {"session_id": sid, "action": "resume"}, "/monitor")["error"]["code"] == "invalid_state"
     before = snap["sessions"][0]["remaining_s"]
     ack = emit(mon, "act", {"session_id": sid, "action": "extend", "seconds": 120}, "/monitor")
     assert ack["session"]["remaining_s"] > before + 100
@@ -65,7 +76,8 @@ def test_watch_snapshot_and_actions_reach_the_learner(app, client, token_for, ma
     ack = emit(mon, "act", {"session_id": sid, "action": "terminate", "reason": "Second person in the room"}, "/monitor")
     assert ack["ok"] and ack["session"]["status"] in ("scored", "terminated")
     got = learner_sc.get_received("/exam")
-    assert any(e["name"] == "status" and "terminated" in e["args"][0]["reason"] for e in got)
+    assert [(e["args"][0]["reason"], e["args"][0].get("detail")) for e in got if e["name"] == "status"] == \
+        [("terminated", "Second person in the room")]
     updates = [e for e in mon.get_received("/monitor") if e["name"] == "session_updates"]
     assert updates
 

@@ -57,7 +57,7 @@ async function start() {
     }
   });
   socket.on("time", (msg) => { if (msg.session_id === SESSION_ID) applyTime(msg); });
-  socket.on("status", (msg) => { if (msg.session_id === SESSION_ID) applyStatus(msg.status, msg.reason); });
+  socket.on("status", (msg) => { if (msg.session_id === SESSION_ID) applyStatus(msg.status, msg.reason, false, msg.detail); });
   socket.on("message", (msg) => { if (!msg.session_id || msg.session_id === SESSION_ID) showMessage(msg, true); });
   socket.on("warning", (msg) => { if (!msg.session_id || msg.session_id === SESSION_ID) showWarning(msg); });
 
@@ -163,7 +163,7 @@ function applyTime(msg) {
   tick();
 }
 
-function applyStatus(status, reason, quiet = false) {
+function applyStatus(status, reason, quiet = false, detail = null) {
   const previous = S.status;
   S.status = status;
   const paused = status === "paused";
@@ -186,7 +186,8 @@ function applyStatus(status, reason, quiet = false) {
     outbox.clear();
     const why = {time_expired: "Time is up: your exam has been submitted.", window_closed: "The exam window closed: your exam has been submitted.",
                  terminated: "An examiner ended your exam.", submitted: "Your exam is submitted."}[reason] || "Your exam is submitted.";
-    $("closed-text").replaceChildren(el("p", {text: why}), el("p", {}, el("a", {class: "btn btn-primary", href: page.result_url, text: "See your result"})));
+    $("closed-text").replaceChildren(el("p", {text: why}), ...(detail ? [el("p", {text: detail})] : []),
+      el("p", {}, el("a", {class: "btn btn-primary", href: page.result_url, text: "See your result"})));
     $("banner-closed").hidden = false;
     if (!S.leaving) {
       S.leaving = true;

@@ -283,7 +283,6 @@ async function start() {
   M.socket.on("disconnect", () => { M.connected = false; setConn(); });
   M.socket.on("connect_error", (err) => { M.connected = false; setConn(); if (err?.data?.message) showError(err.data.message); });
   M.socket.on("session_updates", (msg) => { if (msg.exam_id === M.examId) merge(msg.sessions || []); });
-  M.socket.on("session_update", (msg) => merge([msg.session || msg]));
   M.socket.on("flag", (msg) => {
     const row = M.rows.get(msg.session_id);
     if (row) merge([{...row, risk: msg.risk ?? row.risk}]);
