@@ -888,39 +888,61 @@ def result_for(session: Session, user: User, session_id: str, *, now: datetime) 
 
 # --- the sweeper and outage credit ---------------------------------------------------
 
-def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[tuple[str, float]]:
-    """Close attempts past deadline + grace, each exactly once across workers; returns (id, lateness s)."""
-    candidates = session.execute(
-        select(ExamSession.id, ExamSession.deadline_at, ExamSession.grace_s)
-        .where(ExamSession.status == Status.IN_PROGRESS.value, ExamSession.deadline_at.is_not(None),
-               ExamSession.deadline_at <= now).order_by(ExamSession.deadline_at).limit(limit)).all()
+class Closed(NamedTuple):
+    """An attempt the sweeper closed at its deadline."""
+    session_id: str
+    #: Seconds after deadline + grace.
+    lateness_s: float
+    #: time_expired, or window_closed under the exam's end_at_close.
+    reason: str
+
+
+def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[Closed]:
+    """Submit attempts past deadline + grace, each exactly once across workers (scoring follows apart).
+
+    The attempts are claimed with SELECT ... FOR UPDATE SKIP LOCKED: workers sweeping at once take disjoint
+    attempts instead of queueing on each other's locks, and one being answered right now is taken by the next
+    sweep. Submission only (status, log entry): `score_next_submitted` scores them after the commit, so a
+    thousand attempts that expire together are all submitted within a fraction of a second.
+    """
+    attempts = session.scalars(
+        select(ExamSession).where(ExamSession.status == Status.IN_PROGRESS.value, ExamSession.deadline_at.is_not(None),
+                                  ExamSession.deadline_at <= now)
+        .order_by(ExamSession.deadline_at).limit(limit).with_for_update(skip_locked=True)).all()
     closed = []
-    for session_id, deadline_at, grace_s in candidates:
-        due = deadline_at + timedelta(seconds=grace_s)
+    for attempt in attempts:
+        due = attempt.deadline_at + timedelta(seconds=attempt.grace_s)
         if due > now:
             continue
-        # The conditional UPDATE is the claim: exactly one worker sees rowcount 1.
-        claimed = session.execute(update(ExamSession).where(ExamSession.id == session_id,
-                                                            ExamSession.status == Status.IN_PROGRESS.value,
-                                                            ExamSession.deadline_at == deadline_at)
-                                  .values(status=Status.SUBMITTED.value, submitted_at=now, end_reason="time_expired",
-                                          active_key=None)
-                                  .execution_options(synchronize_session=False)).rowcount
-        if claimed != 1:
-            continue
-        attempt = session.get(ExamSession, session_id, populate_existing=True)
+        version = session.get(ExamVersion, attempt.exam_version_id)  # one read per version and sweep
         reason = "time_expired"
-        version = session.get(ExamVersion, attempt.exam_version_id)
-        if version.closes_at is not None and deadline_at >= version.closes_at and \
+        if version.closes_at is not None and attempt.deadline_at >= version.closes_at and \
                 version.definition.get("on_close") == "end_at_close":
             reason = "window_closed"
-            attempt.end_reason = reason
-        eventlog.append(session, attempt, "submit", {"reason": reason, "auto": True,
-                                                     "lateness_s": round((now - due).total_seconds(), 3)},
+        lateness = (now - due).total_seconds()
+        attempt.status, attempt.submitted_at, attempt.end_reason, attempt.active_key = (
+            Status.SUBMITTED.value, now, reason, None)
+        eventlog.append(session, attempt, "submit", {"reason": reason, "auto": True, "lateness_s": round(lateness, 3)},
                         at=now, actor_id=None)
-        score(session, attempt, now=now)
-        closed.append((session_id, (now - due).total_seconds()))
+        closed.append(Closed(attempt.id, lateness, reason))
+    session.flush()
     return closed
+
+
+_SUBMITTED_UNSCORED = (ExamSession.status == Status.SUBMITTED.value, ExamSession.scored_at.is_(None))
+
+
+def next_submitted(session: Session, *, skip: Any = (), limit: int = 1) -> list[ExamSession]:
+    """The oldest submitted attempts not scored yet and not being scored by another worker, locked.
+
+    The sweeper's submissions, and any attempt a failure or a crash left submitted: `score` them in the same
+    transaction, and each is scored exactly once (locked, SKIP LOCKED across workers; `scored_at` is set).
+    `skip`: ids to leave (their scoring failed a moment ago).
+    """
+    query = select(ExamSession).where(*_SUBMITTED_UNSCORED).order_by(ExamSession.submitted_at).limit(limit)
+    if skip:
+        query = query.where(ExamSession.id.not_in(list(skip)))
+    return list(session.scalars(query.with_for_update(skip_locked=True)))
 
 
 def heartbeat(session: Session, *, now: datetime, worker: str, outage_threshold_s: float) -> float:

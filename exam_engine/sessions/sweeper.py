@@ -73,32 +73,92 @@ def run_heartbeat_once(app: Flask) -> float | None:
         return credit
 
 
-def run_sweep_once(app: Flask) -> list[tuple[str, float]]:
-    """Close every attempt past deadline + grace; emit their status after the commit."""
+def run_sweep_once(app: Flask, *, score_budget_s: float = 0.25) -> list[services.Closed]:
+    """Submit every attempt past deadline + grace (in committed batches), tell the learners, then score.
+
+    Submission comes first and is quick, so it stays within the sweep interval of the deadline however many
+    attempts expire together; scoring takes at most `score_budget_s` of each sweep (the rest waits for the
+    next one, or another worker's), so it never holds the next submissions back.
+    """
     from .sockets import emit_status, notify_examiners_by_id
+    closed_all: list[services.Closed] = []
     with app.app_context():
         db = jobs_db(app).session()
         try:
-            closed = services.sweep_expired(db, now=utcnow())
-            # status and reason (`sweep_expired` sets it: time_expired, or window_closed under end_at_close)
-            ends = {}
-            for sid, _ in closed:
-                attempt = db.get(ExamSession, sid)
-                ends[sid] = (attempt.status, attempt.end_reason)
+            while True:
+                try:
+                    closed = services.sweep_expired(db, now=utcnow())
+                    db.commit()
+                except Exception:  # noqa: BLE001
+                    db.rollback()
+                    log.exception("sweep failed")
+                    break
+                closed_all += closed
+                if len(closed) < 200:
+                    break
+                socketio.sleep(0)
+            # Told after every batch is in: the claims of a thousand attempts come before their emits.
+            for c in closed_all:
+                metrics.SWEPT.inc()
+                metrics.SWEEP_LATENESS.observe(max(c.lateness_s, 0))
+                emit_status(c.session_id, "submitted", c.reason)
+                notify_examiners_by_id(c.session_id)
+                log.info("attempt closed at deadline", extra={"session_id": c.session_id,
+                                                              "lateness_s": round(c.lateness_s, 3)})
+            score_submitted(app, db, budget_s=score_budget_s)
+        finally:
+            db.close()
+    return closed_all
+
+
+#: Attempts whose scoring failed, and when to try again (seconds, monotonic): a failing one is not retried
+#: on every sweep.
+_SCORE_FAILED: dict[str, float] = {}
+SCORE_RETRY_S = 60.0
+
+
+#: Attempts scored per transaction (each in its own savepoint).
+SCORE_BATCH = 20
+
+
+def score_submitted(app: Flask, db, *, budget_s: float) -> int:  # noqa: ANN001
+    """Score submitted attempts, a batch per transaction, for up to `budget_s`; learners get their new status.
+
+    Each attempt is scored in its own savepoint: one whose scoring fails stays submitted, is logged, and is
+    left alone for SCORE_RETRY_S; the others go on.
+    """
+    from .sockets import emit_status, notify_examiners_by_id
+    t_end = time.monotonic() + budget_s
+    done = 0
+    while time.monotonic() < t_end:
+        for sid, until in list(_SCORE_FAILED.items()):
+            if until < time.monotonic():
+                del _SCORE_FAILED[sid]
+        scored = []
+        try:
+            attempts = services.next_submitted(db, skip=set(_SCORE_FAILED), limit=SCORE_BATCH)
+            for attempt in attempts:
+                sid = attempt.id
+                try:
+                    with db.begin_nested():
+                        services.score(db, attempt, now=utcnow())
+                    scored.append((sid, attempt.status, attempt.end_reason))
+                except Exception:  # noqa: BLE001
+                    _SCORE_FAILED[sid] = time.monotonic() + SCORE_RETRY_S
+                    log.exception("scoring a submitted attempt failed; retried later", extra={"session_id": sid})
             db.commit()
         except Exception:  # noqa: BLE001
             db.rollback()
-            log.exception("sweep failed")
-            return []
-        finally:
-            db.close()
-        for session_id, lateness in closed:
-            metrics.SWEPT.inc()
-            metrics.SWEEP_LATENESS.observe(max(lateness, 0))
-            emit_status(session_id, *ends[session_id])
-            notify_examiners_by_id(session_id)
-            log.info("attempt closed at deadline", extra={"session_id": session_id, "lateness_s": round(lateness, 3)})
-        return closed
+            log.exception("scoring pass failed")
+            break
+        for sid, status, reason in scored:
+            emit_status(sid, status, reason or "submitted")
+            notify_examiners_by_id(sid)
+        done += len(scored)
+        if len(attempts) < SCORE_BATCH:
+            break
+        socketio.sleep(0)
+    return done
 
 
 #: The periodic push goes out in slices of this many attempts, spread over part of its interval.
@@ -192,7 +252,7 @@ def sweeper_job(app: Flask) -> None:
         socketio.sleep(interval)
     while True:
         t0 = time.monotonic()
-        run_sweep_once(app)
+        run_sweep_once(app, score_budget_s=0.8 * interval)
         socketio.sleep(max(0.05, interval - (time.monotonic() - t0)))
 
 

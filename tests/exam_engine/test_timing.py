@@ -73,14 +73,58 @@ def test_sweeper_closes_exactly_once(app, client, make_exam, make_user, auth, db
     closed2 = services.sweep_expired(s2, now=utcnow())
     s2.commit()
     s1.close(), s2.close()
-    assert sorted(c[0] for c in closed1) == sorted(sids[:2]) and closed2 == []
+    assert sorted(c.session_id for c in closed1) == sorted(sids[:2]) and closed2 == []
+    assert all(c.reason == "time_expired" and c.lateness_s >= 7 for c in closed1)
+    db.rollback()  # end the read snapshot
+    assert {db.get(ExamSession, sid).status for sid in sids[:2]} == {"submitted"}  # submitted first, scored apart
+    scored = []
+    for s in (s1, s2):  # two workers scoring: each attempt once
+        while attempts := services.next_submitted(s):
+            services.score(s, attempts[0], now=utcnow())
+            scored.append(attempts[0].id)
+            s.commit()
+        s.close()
+    assert sorted(scored) == sorted(sids[:2])
     db.rollback()  # end the read snapshot
     for sid in sids[:2]:
         attempt = db.get(ExamSession, sid)
         assert attempt.status == "scored" and attempt.end_reason == "time_expired"
-        submits = db.query(SessionEvent).filter_by(session_id=sid, kind="submit").count()
-        assert submits == 1
+        kinds = [e.kind for e in db.query(SessionEvent).filter_by(session_id=sid)]
+        assert kinds.count("submit") == 1 and kinds.count("score") == 1
     assert db.get(ExamSession, sids[2]).status == "in_progress"
+
+
+def test_a_sweep_submits_first_and_an_attempt_that_fails_scoring_holds_no_other_back(app, client, make_exam,
+                                                                                    make_user, auth, db, monkeypatch):
+    from exam_engine.sessions import sweeper
+    exam_id = make_exam()
+    sids = [start(client, exam_id, make_user("learner"), auth) for _ in range(3)]
+    for sid in sids:
+        db.get(ExamSession, sid).deadline_at = utcnow() - timedelta(seconds=10)
+    db.commit()
+    real_score = services.score
+
+    def score(session, attempt, **kw):  # noqa: ANN001, ANN003
+        if attempt.id == sids[0]:
+            raise RuntimeError("a broken attempt")
+        return real_score(session, attempt, **kw)
+
+    monkeypatch.setattr(services, "score", score)
+    monkeypatch.setattr(sweeper, "_SCORE_FAILED", {})
+    try:
+        assert sorted(c.session_id for c in sweeper.run_sweep_once(app)) == sorted(sids)
+        db.rollback()  # end the read snapshot
+        assert [db.get(ExamSession, sid).status for sid in sids] == ["submitted", "scored", "scored"]
+        assert set(sweeper._SCORE_FAILED) == {sids[0]}
+        monkeypatch.setattr(services, "score", real_score)
+        assert sweeper.run_sweep_once(app) == []  # not retried at once
+        sweeper._SCORE_FAILED[sids[0]] = 0  # its retry time has come
+        sweeper.run_sweep_once(app)
+    finally:
+        app.extensions.pop("exam_engine.jobs_db").engine.dispose()  # the jobs' own pool, opened by the sweep
+    db.rollback()  # end the read snapshot
+    db.expire_all()
+    assert db.get(ExamSession, sids[0]).status == "scored" and not sweeper._SCORE_FAILED
 
 
 def test_pause_resume_extend_terminate(started, db, app, instructor):
@@ -154,15 +198,15 @@ def test_window_close_ends_attempt_when_policy_says(client, make_exam, learner, 
     db.commit()
     sc.get_received("/exam")
     try:
-        assert [sid for sid, _ in run_sweep_once(app)] == [sid]
+        assert [c.session_id for c in run_sweep_once(app)] == [sid]
     finally:
         app.extensions.pop("exam_engine.jobs_db").engine.dispose()  # the jobs' own pool, opened by the sweep
     db.expire_all()
     assert db.get(ExamSession, sid).end_reason == "window_closed"
     statuses = [e["args"][0] for e in sc.get_received("/exam") if e["name"] == "status"]
-    assert [(e["status"], e["reason"]) for e in statuses] in ([("scored", "window_closed")],
-                                                               [("pending_grading", "window_closed")],
-                                                               [("submitted", "window_closed")])
+    assert [(e["status"], e["reason"]) for e in statuses] in (
+        [("submitted", "window_closed"), ("scored", "window_closed")],
+        [("submitted", "window_closed"), ("pending_grading", "window_closed")])
 
 
 def test_outage_is_credited_once(started, app, db):
