@@ -61,6 +61,29 @@ class ExamById(MethodView):
         return services.exam_out(session, user, version.exam, now=utcnow(), version=version)
 
 
+@blp.route("/exams/<int:exam_id>/versions")
+class ExamVersions(MethodView):
+    @require("instructor", "admin")
+    @blp.response(200, ExamSchema(many=True))
+    def get(self, exam_id):
+        """The history of an exam, oldest first, each version with its definition (its authors only)."""
+        user, session = current_user(), db_session()
+        exam = services.managed_exam(session, user, exam_id)
+        return [services.exam_out(session, user, exam, now=utcnow(), version=v)
+                for v in services.list_versions(session, exam)]
+
+
+@blp.route("/exams/<int:exam_id>/versions/<int:version>")
+class ExamVersionById(MethodView):
+    @require("instructor", "admin")
+    @blp.response(200, ExamSchema)
+    def get(self, exam_id, version):
+        """One version of an exam, as it was published (a published version never changes)."""
+        user, session = current_user(), db_session()
+        exam = services.managed_exam(session, user, exam_id)
+        return services.exam_out(session, user, exam, now=utcnow(), version=services.version_of(session, exam, version))
+
+
 @blp.route("/exams/<int:exam_id>/publish")
 class ExamPublish(MethodView):
     @require("instructor", "admin")

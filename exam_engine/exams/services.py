@@ -120,6 +120,10 @@ def version_of(session: Session, exam: Exam, number: int | None = None) -> ExamV
     return row
 
 
+def list_versions(session: Session, exam: Exam) -> list[ExamVersion]:
+    return list(session.scalars(select(ExamVersion).where(ExamVersion.exam_id == exam.id).order_by(ExamVersion.version)))
+
+
 def update_exam(session: Session, user: User, exam_id: int, definition: dict, *, now: datetime) -> ExamVersion:
     """A draft changes in place; a published exam gets a new draft version (the published one stays frozen)."""
     exam = managed_exam(session, user, exam_id)

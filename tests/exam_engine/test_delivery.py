@@ -203,6 +203,63 @@ def test_exam_versions_freeze(client, make_exam, bank_items):
     assert client.post(f"/api/v1/exams/{exam_id}/publish", headers=h).get_json()["live_version"] == 2
 
 
+def test_an_attempt_keeps_its_exam_and_item_versions(client, make_exam, bank_items, learner, make_user, auth,
+                                                     socket_for):
+    """New versions of the exam and of an item it uses, published while an attempt runs, change nothing for
+    that attempt (it pinned both when it started); authors read every version of the exam."""
+    from tests.factories import item
+    _, ids, h = bank_items
+    exam_id = make_exam()
+    sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(learner)).get_json()["id"]
+    sc = socket_for(learner)
+    before = sc.emit("join", {"session_id": sid}, namespace="/exam", callback=True)["session"]
+    changed = item("choice", stem="<p>A changed stem</p>")
+    assert client.put(f"/api/v1/items/{ids['choice']}", headers=h, json=changed).status_code == 200
+    assert client.post(f"/api/v1/items/{ids['choice']}/publish", headers=h).status_code == 200
+    v1_sections = client.get(f"/api/v1/exams/{exam_id}", headers=h).get_json()["definition"]["sections"]
+    assert client.put(f"/api/v1/exams/{exam_id}", headers=h, json={"definition": {
+        "title": "v2", "sections": [{"id": "m", "items": [ids["choice"]]}]}}).status_code == 200
+    assert client.post(f"/api/v1/exams/{exam_id}/publish", headers=h).get_json()["live_version"] == 2
+
+    after = sc.emit("join", {"session_id": sid}, namespace="/exam", callback=True)["session"]
+    assert [(i["item_id"], i["stem"]) for i in after["items"]] == [(i["item_id"], i["stem"]) for i in before["items"]]
+    assert "A changed stem" not in str(after["items"]) and after["title"] == before["title"] == "Sample exam"
+    # A new attempt of another learner gets the new versions.
+    other = make_user("learner")
+    sid2 = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(other)).get_json()["id"]
+    fresh = socket_for(other).emit("join", {"session_id": sid2}, namespace="/exam", callback=True)["session"]
+    assert fresh["title"] == "v2" and [i["stem"] for i in fresh["items"]] == ["<p>A changed stem</p>"]
+
+    versions = client.get(f"/api/v1/exams/{exam_id}/versions", headers=h).get_json()
+    assert [(v["version"], v["title"]) for v in versions] == [(1, "Sample exam"), (2, "v2")]
+    assert versions[0]["status"] != "draft" and versions[0]["definition"]["sections"] == v1_sections
+    assert client.get(f"/api/v1/exams/{exam_id}/versions/1", headers=h).get_json() == versions[0]
+    assert client.get(f"/api/v1/exams/{exam_id}/versions/9", headers=h).get_json()["error"]["code"] == "version_not_found"
+    assert client.get(f"/api/v1/exams/{exam_id}/versions", headers=auth(learner)).status_code == 403
+    stranger = auth(make_user("instructor"))
+    assert client.get(f"/api/v1/exams/{exam_id}/versions/1", headers=stranger).get_json()["error"]["code"] == "exam_not_found"
+
+
+def test_fixed_sections_shuffle_items_per_attempt_when_asked(client, make_exam, make_user, auth, socket_for):
+    """`shuffle_items` on a fixed section: each attempt its own order (seeded, kept on rejoin); without it the
+    authored order."""
+    def order(exam_id):  # noqa: ANN001, ANN202
+        user = make_user("learner")
+        sid = client.post(f"/api/v1/exams/{exam_id}/sessions", headers=auth(user)).get_json()["id"]
+        sc = socket_for(user)
+        first = [i["item_id"] for i in sc.emit("join", {"session_id": sid}, namespace="/exam", callback=True)["session"]["items"]]
+        again = [i["item_id"] for i in sc.emit("join", {"session_id": sid}, namespace="/exam", callback=True)["session"]["items"]]
+        assert first == again
+        return first
+
+    authored = order(make_exam())
+    shuffled = make_exam(sections=[{"id": "main", "items": authored, "shuffle_items": True}])
+    orders = [order(shuffled) for _ in range(6)]
+    assert all(sorted(o) == sorted(authored) for o in orders)
+    assert any(o != authored for o in orders) and len({tuple(o) for o in orders}) > 1
+    assert order(make_exam(sections=[{"id": "main", "items": authored}])) == authored
+
+
 def test_exam_definition_validation(client, bank_items):
     _, ids, h = bank_items
     bad = [
