@@ -49,8 +49,9 @@ def load_config(instance_path: Path) -> dict:
         "SESSION_COOKIE_SECURE": env.get("EXAM_ENGINE_SECURE_COOKIES", "0") == "1",
         "SWEEP_INTERVAL_S": float(env.get("EXAM_ENGINE_SWEEP_INTERVAL_S", 0.5)),
         "TIME_SYNC_INTERVAL_S": float(env.get("EXAM_ENGINE_TIME_SYNC_S", 15)),
-        "HEARTBEAT_INTERVAL_S": float(env.get("EXAM_ENGINE_HEARTBEAT_S", 2)),
-        "OUTAGE_THRESHOLD_S": float(env.get("EXAM_ENGINE_OUTAGE_THRESHOLD_S", 10)),
+        # An outage shorter than the threshold is not credited: learners lose at most that much (docs/deploy.md).
+        "HEARTBEAT_INTERVAL_S": float(env.get("EXAM_ENGINE_HEARTBEAT_S", 1)),
+        "OUTAGE_THRESHOLD_S": float(env.get("EXAM_ENGINE_OUTAGE_THRESHOLD_S", 3)),
         # A worker silent this long has lost its connections (the websocket ping gives up after 30 s too).
         "WORKER_STALE_S": float(env.get("EXAM_ENGINE_WORKER_STALE_S", 30)),
         "BACKGROUND_JOBS": env.get("EXAM_ENGINE_BACKGROUND_JOBS", "1") == "1",
