@@ -250,9 +250,7 @@ def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict
         sections.append({"id": sec["id"], "title": sec.get("title", ""), "start": start, "count": count})
         start += count
     c = clock(attempt, now)
-    closes_at = version.closes_at
-    ends_at_close = bool(defn.get("on_close") == "end_at_close" and closes_at is not None and attempt.deadline_at is not None
-                         and attempt.deadline_at >= closes_at)
+    ends_at_close = timing.ends_at_close(attempt.deadline_at, version.closes_at, defn.get("on_close", "keep_time"))
     return {
         "id": attempt.id, "status": attempt.status, "exam_id": attempt.exam_id, "title": version.title,
         "remaining_s": None if c.remaining_s is None else round(c.remaining_s, 3),
@@ -916,8 +914,7 @@ def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[
             continue
         version = session.get(ExamVersion, attempt.exam_version_id)  # one read per version and sweep
         reason = "time_expired"
-        if version.closes_at is not None and attempt.deadline_at >= version.closes_at and \
-                version.definition.get("on_close") == "end_at_close":
+        if timing.ends_at_close(attempt.deadline_at, version.closes_at, version.definition.get("on_close", "keep_time")):
             reason = "window_closed"
         lateness = (now - due).total_seconds()
         attempt.status, attempt.submitted_at, attempt.end_reason, attempt.active_key = (
@@ -972,9 +969,13 @@ def heartbeat(session: Session, *, now: datetime, worker: str, outage_threshold_
     for attempt in attempts:
         if attempt.deadline_at is None or attempt.status == Status.PAUSED.value:
             continue
-        # Only the part of the outage after the attempt started counts.
+        # Only the part of the outage after the attempt started counts, and not past a close that ends it.
         share = min(credit, max((now - attempt.started_at).total_seconds(), 0))
-        attempt.deadline_at = attempt.deadline_at + timedelta(seconds=share)
+        version = exam_services.frozen_version(session, attempt.exam_version_id)
+        moved = timing.moved_deadline(attempt.deadline_at, timedelta(seconds=share), version.closes_at,
+                                      version.definition.get("on_close", "keep_time"))
+        share = (moved - attempt.deadline_at).total_seconds()
+        attempt.deadline_at = moved
         attempt.outage_credit_s += share
         eventlog.append(session, attempt, "outage_credit", {"seconds": round(share, 3), "server_down_since": last.isoformat()},
                         at=now, actor_id=None)
@@ -1015,7 +1016,9 @@ def examiner_act(session: Session, actor: User, session_id: Any, action: str, *,
         shift = timing.resume_shift(attempt.paused_at, now)
         attempt.paused_total_s += shift.total_seconds()
         if attempt.deadline_at is not None:
-            attempt.deadline_at += shift
+            version = exam_services.frozen_version(session, attempt.exam_version_id)
+            attempt.deadline_at = timing.moved_deadline(attempt.deadline_at, shift, version.closes_at,
+                                                        version.definition.get("on_close", "keep_time"))
         attempt.paused_at = None
         attempt.status = Status.IN_PROGRESS.value
         data["paused_s"] = round(shift.total_seconds(), 3)

@@ -27,6 +27,21 @@ def initial_deadline(started_at: datetime, allowed_s: float | None, closes_at: d
     return deadline
 
 
+def moved_deadline(deadline_at: datetime, by: timedelta, closes_at: datetime | None, on_close: str) -> datetime:
+    """The deadline moved later by a resume or an outage credit: never past the window's close when the exam
+    ends attempts there (`end_at_close`). Only an examiner's explicit extension goes past it."""
+    moved = deadline_at + by
+    if on_close == "end_at_close" and closes_at is not None:
+        moved = min(moved, max(closes_at, deadline_at))
+    return moved
+
+
+def ends_at_close(deadline_at: datetime | None, closes_at: datetime | None, on_close: str) -> bool:
+    """Whether this deadline is the window's close under `end_at_close` (not the learner's own time running out,
+    nor an examiner's extension past the close)."""
+    return on_close == "end_at_close" and closes_at is not None and deadline_at == closes_at
+
+
 @dataclass(frozen=True)
 class Clock:
     """What a client needs to show the countdown."""

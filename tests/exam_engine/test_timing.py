@@ -163,6 +163,44 @@ def test_pause_resume_extend_terminate(started, db, app, instructor):
     assert kinds.count("examiner_action") == 5 and "terminate" in kinds
 
 
+def test_under_end_at_close_only_an_examiners_extension_goes_past_the_close(client, make_exam, learner, auth, db, app,
+                                                                            instructor, socket_for):
+    """The exam ends attempts at the window's close: paused time given back at resume and an outage credit stop
+    at the close; an examiner's explicit extension goes past it (then the learner's own time is what ends it)."""
+    closes = utcnow() + timedelta(seconds=120)
+    sid = start(client, make_exam(time_limit_s=3600, closes_at=closes.isoformat(), on_close="end_at_close"), learner, auth)
+    database = app.extensions["exam_engine.db"]
+
+    def act(action, **kw):  # noqa: ANN001, ANN003
+        s = database.session()
+        try:
+            services.examiner_act(s, s.merge(instructor), sid, action, now=kw.pop("now", utcnow()), **kw)
+            s.commit()
+        finally:
+            s.close()
+
+    def deadline():  # noqa: ANN202
+        db.rollback()  # end the read snapshot
+        db.expire_all()
+        return db.get(ExamSession, sid).deadline_at
+
+    t0 = utcnow()
+    act("pause", now=t0)
+    act("resume", now=t0 + timedelta(seconds=60))
+    assert deadline() == closes  # not closes + 60 s
+    db.merge(ServiceClock(id=1, last_alive_at=utcnow() - timedelta(seconds=60), worker="dead"))
+    db.commit()
+    s = database.session()
+    assert services.heartbeat(s, now=utcnow(), worker="w1", outage_threshold_s=3) > 50
+    s.commit()
+    s.close()
+    assert deadline() == closes and db.get(ExamSession, sid).outage_credit_s == 0
+    assert emit(socket_for(learner), "join", {"session_id": sid})["session"]["ends_at_window_close"] is True
+    act("extend", seconds=300)
+    assert deadline() == closes + timedelta(seconds=300)
+    assert emit(socket_for(learner), "join", {"session_id": sid})["session"]["ends_at_window_close"] is False
+
+
 def test_unassigned_examiner_cannot_act(started, app, make_user):
     _, sid, _, _ = started
     stranger = make_user("examiner")
