@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 #: "At once": an examiner's action reaches a learner on another worker within this (seconds).
 AT_ONCE_S = 1.0
+#: The learner's page (join's client_id).
+CLIENT_ID = "a1" * 16
 
 
 class Examiner:
@@ -71,6 +73,9 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_learner_and_examiner_on_different_workers(pg_url, redis_url, start_server, tmp_path):  # noqa: ANN001
+    from exam_engine.db import make_engine
+    from exam_engine.sessions.models import SessionEvent
+
     seed_demo(pg_url, tmp_path)
     a = start_server(pg_url, redis_url=redis_url, name="a")
     b = start_server(pg_url, redis_url=redis_url, name="b")
@@ -88,8 +93,9 @@ def test_learner_and_examiner_on_different_workers(pg_url, redis_url, start_serv
     sid = attempt["id"]
     learner = Learner(a.url, learner_api.token)
     examiner = Examiner(b.url, Api(b.url, "examiner@example.org", DEMO_PASSWORD).token)
+    moved = None
     try:
-        state = learner.call("join", {"session_id": sid})["session"]
+        state = learner.call("join", {"session_id": sid, "client_id": CLIENT_ID})["session"]
         snap = examiner.call("watch", {"exam_id": exam["id"]})
         assert snap["ok"], snap
         (row,) = [r for r in snap["sessions"] if r["session_id"] == sid]
@@ -129,9 +135,34 @@ def test_learner_and_examiner_on_different_workers(pg_url, redis_url, start_serv
         assert examiner.call("act", {"session_id": sid, "action": "extend", "seconds": 120})["ok"]
         _, clock = learner.wait_for("time", lambda d: d["remaining_s"] > before + 100, since=since, timeout=AT_ONCE_S)
         assert clock["remaining_s"] == pytest.approx(before + 120, abs=2)
+
+        # The same page comes back on worker B before A noticed its connection drop (a load balancer moved it):
+        # it continues exactly where it was, as a reconnect, and A's connection can no longer write.
+        since = time.monotonic()
+        moved = Learner(b.url, learner_api.token)
+        again = moved.call("join", {"session_id": sid, "client_id": CLIENT_ID})["session"]
+        assert again["responses"] == {str(i["item_id"]): answer_for(i) for i in state["items"][:3]}
+        assert again["last_seq"] == 3 and again["remaining_s"] == pytest.approx(clock["remaining_s"], abs=3)
+        learner.wait_for("status", lambda d: d["status"] == "superseded", since=since, timeout=AT_ONCE_S)
+        item = state["items"][3]
+        assert learner.call("answer", {"session_id": sid, "item_id": item["item_id"], "response": answer_for(item),
+                                       "seq": 4})["error"]["code"] == "superseded"
+        assert moved.call("answer", {"session_id": sid, "item_id": item["item_id"], "response": answer_for(item),
+                                     "seq": 4}) == {"ok": True, "seq": 4}
+        _, row = examiner.wait_row(sid, lambda r: r["answered"] == 4 and r["is_connected"], timeout=5)
+        engine = make_engine(pg_url)
+        try:
+            with Session(engine) as db:
+                kinds = [(e.kind, e.data.get("lost")) for e in db.scalars(
+                    select(SessionEvent).where(SessionEvent.session_id == sid).order_by(SessionEvent.idx))]
+        finally:
+            engine.dispose()
+        assert ("disconnect", "same_client") in kinds and ("second_connection", None) not in kinds
     finally:
         learner.close()
         examiner.close()
+        if moved is not None:
+            moved.close()
 
 
 def test_sweeper_closes_each_expiring_attempt_once_with_two_workers(pg_url, redis_url, start_server, tmp_path):  # noqa: ANN001
