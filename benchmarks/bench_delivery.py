@@ -195,6 +195,8 @@ def run_clients(args: argparse.Namespace, base: str, exam_id: int, tokens_file: 
                 server_pids: list[int], sample_state: Path | None) -> dict:
     n = args.learners
     lead = 4.0 + 0.002 * n  # time for the client processes to start and build their clients
+    if args.storm_mode == "lobby":
+        lead += 0.01 * n  # and to connect every learner to /exam before the storm
     storm_at = time.time() + lead
     storm_budget = max(15.0, n / 20)
     sustain_at = storm_at + storm_budget
@@ -211,6 +213,7 @@ def run_clients(args: argparse.Namespace, base: str, exam_id: int, tokens_file: 
         outs.append(out)
         cmd = [args.client_python, str(CLIENTS), "--base", base, "--exam-id", str(exam_id), "--tokens", str(tokens_file),
                "--first", str(first), "--count", str(count), "--total", str(n), "--storm-at", repr(storm_at),
+               "--storm-mode", args.storm_mode,
                "--sustain-at", repr(sustain_at), "--sustain-s", str(args.sustain_s), "--interval", str(args.interval),
                "--saturate-at", repr(saturate_at), "--saturate-s", str(args.saturate_s), "--out", str(out)]
         if sample_state is not None and k == 0:
@@ -378,7 +381,8 @@ def report(args: argparse.Namespace, ours: dict, bare: dict | None, lost: tuple[
                         + (f"{b['server']:.2f} | {b['clients']:.2f} |" if b else " | |"))
     cmd = (f".venv/bin/python benchmarks/bench_delivery.py --learners {n} --sustain-s {args.sustain_s:g} "
            f"--interval {args.interval:g} --saturate-s {args.saturate_s:g} --client-procs {args.client_procs} "
-           f"--workers {args.workers} --async-mode {args.async_mode}" + (" --skip-bare" if args.skip_bare else "") + " --write docs/benchmarks/delivery.md")
+           f"--workers {args.workers} --async-mode {args.async_mode}" + (" --skip-bare" if args.skip_bare else "")
+           + (" --storm-mode lobby" if args.storm_mode == "lobby" else "") + " --write docs/benchmarks/delivery.md")
     lines = [
         "# Delivery benchmark: start storm, sustained answering, ceiling",
         "",
@@ -402,9 +406,12 @@ def report(args: argparse.Namespace, ours: dict, bare: dict | None, lost: tuple[
         *cpu_rows,
         "",
         "How it is measured:",
-        f"- start storm: learner g of {n:,} is scheduled at T0 + g/{n:,} s (all within one second); its latency runs "
-        "from its scheduled start through `POST /api/v1/exams/{id}/sessions`, the websocket connect to `/exam` and "
-        "`join`, to the ack carrying the whole form;",
+        (f"- start storm: learner g of {n:,} is scheduled at T0 + g/{n:,} s (all within one second); its latency runs "
+         "from its scheduled start through `POST /api/v1/exams/{id}/sessions`, the websocket connect to `/exam` and "
+         "`join`, to the ack carrying the whole form;" if args.storm_mode == "rest" else
+         f"- start storm (lobby): every learner is connected to `/exam` beforehand (waiting on the exam page); "
+         f"learner g of {n:,} sends `start` at T0 + g/{n:,} s (all within one second); its latency runs from its "
+         "scheduled start to the ack carrying the whole form;"),
         f"- sustained: every learner answers one item every {args.interval:g} s (random phase) for {args.sustain_s:g} s; "
         "ack latency from send to ack (an ack means committed);",
         f"- saturation: for {args.saturate_s:g} s every learner sends its next answer as soon as the previous ack "
@@ -443,6 +450,8 @@ def main() -> None:  # noqa: C901 - one linear script
     p.add_argument("--async-mode", default="gevent", choices=["gevent", "threading"])
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--write", type=Path)
+    p.add_argument("--storm-mode", default="rest", choices=["rest", "lobby"],
+                   help="rest: POST /sessions, connect, join; lobby: connected beforehand, then the `start` event")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting for the engine workers (repeatable), e.g. EXAM_ENGINE_DB_POOL_SIZE=20")
     args = p.parse_args()

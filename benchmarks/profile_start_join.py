@@ -109,7 +109,9 @@ def main() -> None:
     ap.add_argument("--learners", type=int, default=300)
     ap.add_argument("--exam", default="demo-websec-quick", help="external id of a demo exam")
     ap.add_argument("--database-url", default=PG_BASE, help="PostgreSQL base URL (a private schema is made in it)")
-    ap.add_argument("--profile", choices=("start", "join"), help="cProfile one step over all learners")
+    ap.add_argument("--profile", choices=("start", "join", "lobby"), help="cProfile one step over all learners")
+    ap.add_argument("--mode", choices=("rest", "lobby"), default="rest",
+                    help="rest: POST /sessions, then connect and join; lobby: connect first, then the `start` event")
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--show-sql", action="store_true", help="print the statements of one learner (the 10th)")
     args = ap.parse_args()
@@ -124,7 +126,27 @@ def main() -> None:
             http = app.test_client()
             prof = cProfile.Profile(time.process_time) if args.profile else None
             res = {k: ([], [], []) for k in ("start", "connect+join")}
+            if args.mode == "lobby":
+                res = {"start event": ([], [], [])}
             for i, token in enumerate(tokens):
+                if args.mode == "lobby":
+                    ws = socketio.test_client(app, namespace="/exam", auth={"token": token},
+                                              headers={"User-Agent": "profile/1"})
+                    s0, c0 = counter.snap()
+                    if prof:
+                        prof.enable()
+                    t0 = time.process_time()
+                    ack = ws.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+                    t1 = time.process_time()
+                    if prof:
+                        prof.disable()
+                    s1, c1 = counter.snap()
+                    assert ack.get("ok") and ack["session"]["items"], ack
+                    ws.disconnect(namespace="/exam")
+                    if i >= WARMUP:
+                        for part, value in zip(res["start event"], (t1 - t0, s1 - s0, c1 - c0)):
+                            part.append(value)
+                    continue
                 counter.keep = args.show_sql and i == 10
                 s0, c0 = counter.snap()
                 if prof and args.profile == "start":

@@ -7,7 +7,7 @@ events the benchmark drives, and no persistence, no validation, no database:
     python bare_server.py --port 5099 --sample-state state.json [--async-mode gevent]
 
 `POST /api/v1/exams/<id>/sessions` answers a new random id; `/exam` accepts any
-token, answers `join` with the real join payload captured from the engine
+token, answers `join` (and `start`) with the real join payload captured from the engine
 (`--sample-state`, so both servers send the same bytes), and acks every
 `answer` with `{"ok": true, "seq"}`.
 """
@@ -50,6 +50,9 @@ def build(sample_state: dict, async_mode: str) -> tuple[Flask, SocketIO]:
 
         def on_join(self, payload=None):  # noqa: ANN001
             return {"ok": True, "session": {**sample_state["session"], "id": payload.get("session_id")}}
+
+        def on_start(self, payload=None):  # noqa: ANN001
+            return {"ok": True, "session": {**sample_state["session"], "id": secrets.token_hex(16)}}
 
         def on_answer(self, payload=None):  # noqa: ANN001
             return {"ok": True, "seq": payload.get("seq")}

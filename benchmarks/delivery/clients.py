@@ -11,7 +11,9 @@ in time; every wait has a timeout.
 
 Phases (wall-clock schedule shared by every client process):
 1. storm: learner g (of `total`) starts at storm_at + g/total: POST /exams/{id}/sessions, connect /exam
-   (websocket), `join`; latency = from its scheduled start to the joined form.
+   (websocket), `join`; latency = from its scheduled start to the joined form. With --storm-mode lobby the
+   learners connect to /exam before storm_at (waiting on the exam page) and start with the `start` event:
+   latency = from the scheduled start to its ack carrying the joined form.
 2. sustained: from sustain_at for sustain_s, each learner answers every `interval` s (random phase);
    latency = send -> ack.
 3. saturation: from saturate_at for saturate_s, each learner answers again as soon as the previous ack
@@ -85,6 +87,39 @@ async def storm_one(lr: Learner, http: aiohttp.ClientSession, args: argparse.Nam
         out["storm_errors"].append(f"{type(exc).__name__}: {exc}"[:300])
 
 
+async def lobby_connect(lr: Learner, gate: asyncio.Semaphore, out: dict) -> None:
+    """Connect to /exam before the storm, as a learner waiting on the exam page."""
+    async with gate:
+        try:
+            await lr.sio.connect(lr.base, namespaces=["/exam"], auth={"token": lr.token}, transports=["websocket"],
+                                 wait_timeout=30)
+            lr.connected = True
+        except Exception as exc:  # noqa: BLE001 - counted, reported
+            out["storm_errors"].append(f"lobby connect: {type(exc).__name__}: {exc}"[:300])
+
+
+async def storm_one_lobby(lr: Learner, args: argparse.Namespace, at: float, out: dict) -> None:
+    loop = asyncio.get_running_loop()
+    if not lr.connected:
+        return
+    await asyncio.sleep(max(0.0, at - loop.time()))
+    t0 = loop.time()
+    try:
+        ack = await lr.sio.call("start", {"exam_id": args.exam_id}, namespace="/exam", timeout=30)
+        if not ack.get("ok"):
+            raise RuntimeError(f"start: {ack}")
+        state = ack["session"]
+        lr.sid, lr.items, lr.seq = state["id"], state["items"], state["last_seq"]
+        out["storm_lat"].append(loop.time() - at)
+        out["storm_start_lag"].append(t0 - at)
+        out["storm_steps"].append((0.0, 0.0, loop.time() - t0))  # start, connect, join: all in `start`
+        if lr.g == 0 and args.sample_state:
+            with open(args.sample_state, "w") as fh:
+                json.dump(ack, fh)
+    except Exception as exc:  # noqa: BLE001 - counted, reported
+        out["storm_errors"].append(f"{type(exc).__name__}: {exc}"[:300])
+
+
 async def answer_once(lr: Learner, out: dict, phase: str) -> bool:
     loop = asyncio.get_running_loop()
     lr.seq += 1
@@ -141,7 +176,15 @@ async def main_async(args: argparse.Namespace) -> dict:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
         storm_at = wall_to_loop(loop, args.storm_at)
-        await asyncio.gather(*(storm_one(lr, http, args, storm_at + lr.g / args.total, out) for lr in learners))
+        if args.storm_mode == "lobby":
+            t0 = loop.time()
+            gate = asyncio.Semaphore(50)
+            await asyncio.gather(*(lobby_connect(lr, gate, out) for lr in learners))
+            print(f"[clients {args.first}-] lobby: {sum(lr.connected for lr in learners)} connected in "
+                  f"{loop.time() - t0:.1f} s, {storm_at - loop.time():.1f} s before the storm", flush=True)
+            await asyncio.gather(*(storm_one_lobby(lr, args, storm_at + lr.g / args.total, out) for lr in learners))
+        else:
+            await asyncio.gather(*(storm_one(lr, http, args, storm_at + lr.g / args.total, out) for lr in learners))
         print(f"[clients {args.first}-{args.first + args.count - 1}] storm: {len(out['storm_lat'])} joined, "
               f"{len(out['storm_errors'])} errors", flush=True)
         joined = [lr for lr in learners if lr.items]
@@ -182,6 +225,7 @@ def main() -> None:
     p.add_argument("--saturate-s", type=float, default=15)
     p.add_argument("--out", required=True)
     p.add_argument("--sample-state")
+    p.add_argument("--storm-mode", default="rest", choices=["rest", "lobby"])
     args = p.parse_args()
     if not all(b.startswith(("http://127.", "http://localhost")) for b in args.base.split(",")):
         raise SystemExit("the benchmark clients only talk to the loopback interface")

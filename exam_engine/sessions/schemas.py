@@ -13,9 +13,18 @@ class TimeSchema(StrictSchema):
     session_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+def _client_id() -> fields.String:
+    """The client instance (one page load): its reconnects release its own previous connection."""
+    return fields.String(load_default=None, validate=validate.Length(min=16, max=64))
+
+
 class JoinSchema(TimeSchema):
-    #: The client instance (one page load): its reconnects release its own previous connection.
-    client_id = fields.String(load_default=None, validate=validate.Length(min=16, max=64))
+    client_id = _client_id()
+
+
+class StartSchema(StrictSchema):
+    exam_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**31 - 1))
+    client_id = _client_id()
 
 
 class AnswerSchema(StrictSchema):

@@ -53,9 +53,28 @@ def _err(code: str, message: str, status: int = 409, **details: Any) -> SessionE
 
 # --- starting ----------------------------------------------------------------
 
+class Connection(NamedTuple):
+    """The `/exam` connection a new attempt is started on (the `start` event): it is joined as it is written."""
+    sid: str
+    holder: str | None
+    client_id: str | None
+
+
 def start_session(session: Session, user: User, exam_id: int, *, now: datetime, client_ip: str | None = None,
                   user_agent: str | None = None) -> tuple[ExamSession, bool]:
     """Start an attempt (or return the one in progress): eligibility, form assembly, deadline."""
+    attempt, created, _ = _start(session, user, exam_id, now=now, client_ip=client_ip, user_agent=user_agent)
+    return attempt, created
+
+
+def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_ip: str | None = None,
+           user_agent: str | None = None,
+           connection: Connection | None = None) -> tuple[ExamSession, bool, list[eventlog.Entry]]:
+    """`start_session`, also returning the log entries a new attempt was written with.
+
+    With `connection` a new attempt is written already joined to it: its `connect` entry follows `start` in
+    the same INSERT (no second round trip, lock and UPDATE as a `join` right after would cost).
+    """
     if user.role != "learner":
         raise Forbidden("only learners take exams", code="role_required")
     # The exam, its live version (frozen: cached per process) and the learner's attempts, in one round trip.
@@ -64,7 +83,7 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
     standing = exam_services.learner_standing(session, user, exam, version, now, rows=rows)
     if standing["active_session_id"]:
-        return session.get(ExamSession, standing["active_session_id"]), False
+        return session.get(ExamSession, standing["active_session_id"]), False, []
     if not standing["can_start"]:
         reason = standing["cannot_start_reason"]
         messages = {"exam_not_open": "the exam is not open yet", "exam_closed": "the exam is closed",
@@ -87,25 +106,32 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
                                     {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
                                      "allowed_s": allowed, "extra_time_pct": user.extra_time_pct, "ip": client_ip},
                                     at=now, actor_id=user.id)
+    entries = [eventlog.Entry(session_id, 1, "start", data, now, user.id, eventlog.GENESIS, digest)]
+    joined = {}
+    if connection is not None:
+        entries.append(eventlog.next_entry(session_id, 1, digest, "connect",
+                                           {"ip": client_ip, "user_agent": (user_agent or "")[:300]},
+                                           at=now, actor_id=user.id))
+        joined = dict(active_sid=connection.sid, active_worker=connection.holder, active_client=connection.client_id,
+                      is_connected=True, connected_at=now)
     values = dict(id=session_id, exam_id=exam.id, exam_version_id=version.id, user_id=user.id,
                   attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
                   status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
                   allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
                   user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
-                  adaptive_state=adaptive_state, log_length=1, log_head=digest, **_INSERTED_DEFAULTS)
-    entry = dict(session_id=session_id, idx=1, kind="start", data=data, at=now, actor_id=user.id,
-                 prev_hash=eventlog.GENESIS, hash=digest)
-    if not _insert_attempt(session, values, entry):
+                  adaptive_state=adaptive_state, log_length=len(entries), log_head=entries[-1].hash,
+                  **{**_INSERTED_DEFAULTS, **joined})
+    if not _insert_attempt(session, values, entries):
         # A concurrent start by the same learner won the race: return that attempt.
         existing = session.scalar(select(ExamSession).where(ExamSession.active_key == f"{exam.id}:{user.id}"))
         if existing is None:
             raise RuntimeError(f"attempt not stored: {exam.id}:{user.id} conflicts with no open attempt")
-        return existing, False
+        return existing, False, []
     # The row as stored, without reading it back: every other column has its default.
-    attempt = ExamSession(**_NOT_INSERTED, **values)
+    attempt = ExamSession(**{**_NOT_INSERTED, **values})
     make_transient_to_detached(attempt)
     session.add(attempt)
-    return attempt, True
+    return attempt, True, entries
 
 
 def _item_of(version: Any) -> dict[int, int]:
@@ -122,29 +148,31 @@ _NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_
                      max_score=None, percentage=None, is_passed=None, scored_at=None)
 
 
-def _insert_attempt(session: Session, values: dict, entry: dict) -> bool:
-    """INSERT the new attempt and its first log entry, unless the learner already has an open attempt.
+def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry]) -> bool:
+    """INSERT the new attempt and its first log entries, unless the learner already has an open attempt.
 
     SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, and
-    the entry. On PostgreSQL both are one statement (the entry's INSERT selects from the attempt's, so it is
-    written only when the attempt is); SQLite runs them in turn. A conflicting start still in flight is waited
-    for, as before.
+    the entries. On PostgreSQL all is one statement (the entries' INSERT selects from the attempt's, so they
+    are written only when the attempt is); SQLite runs them in turn. A conflicting start still in flight is
+    waited for, as before.
     """
     dialect = session.get_bind().dialect.name
-    stmt = _INSERT_ATTEMPT.get((dialect, frozenset(values)))
+    key = (dialect, frozenset(values), len(entries))
+    stmt = _INSERT_ATTEMPT.get(key)
     if stmt is None:
-        stmt = _INSERT_ATTEMPT[(dialect, frozenset(values))] = _insert_attempt_statement(dialect, values)
+        stmt = _INSERT_ATTEMPT[key] = _insert_attempt_statement(dialect, values, len(entries))
     if dialect != "postgresql":
         if session.execute(stmt[0], values).first() is None:
             return False
-        session.execute(stmt[1], entry)
+        session.execute(stmt[1], [e._asdict() for e in entries])
         return True
     params = dict(values)
-    params.update({f"e_{key}": value for key, value in entry.items() if key != "session_id"})
+    for i, entry in enumerate(entries):
+        params.update({f"e{i}_{c}": v for c, v in entry._asdict().items() if c != "session_id"})
     return session.execute(stmt, params).first() is not None
 
 
-def _insert_attempt_statement(dialect: str, values: dict) -> Any:
+def _insert_attempt_statement(dialect: str, values: dict, n_entries: int) -> Any:
     table, events = ExamSession.__table__, SessionEvent.__table__
     if dialect != "postgresql":
         from sqlalchemy.dialects.sqlite import insert as upsert
@@ -154,14 +182,15 @@ def _insert_attempt_statement(dialect: str, values: dict) -> Any:
     attempt = (upsert(table).values({key: bindparam(key, type_=table.c[key].type) for key in values})
                .on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id).cte("new_attempt"))
     columns = ("idx", "kind", "data", "at", "actor_id", "prev_hash", "hash")
-    entry = events.insert().from_select(
-        ["session_id", *columns],
-        select(attempt.c.id, *(bindparam(f"e_{c}", type_=events.c[c].type) for c in columns))).cte("first_entry")
+    rows = [select(attempt.c.id, *(bindparam(f"e{i}_{c}", type_=events.c[c].type) for c in columns))
+            for i in range(n_entries)]
+    entry = events.insert().from_select(["session_id", *columns],
+                                        rows[0] if n_entries == 1 else union_all(*rows)).cte("first_entries")
     return select(attempt.c.id).add_cte(entry)
 
 
-#: The statements of `_insert_attempt` per dialect and columns (built once; the values are parameters).
-_INSERT_ATTEMPT: dict[tuple[str, frozenset], Any] = {}
+#: The statements of `_insert_attempt` per dialect, columns and number of entries (built once).
+_INSERT_ATTEMPT: dict[tuple[str, frozenset, int], Any] = {}
 
 
 # --- loading and state -------------------------------------------------------
@@ -356,6 +385,22 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
             "is_connected": True, "connected_at": now, "disconnected_at": None,
             "client_ip": ip or attempt.client_ip, "user_agent": (user_agent or "")[:300] or attempt.user_agent}, entries)
     return Joined(attempt, session_state(session, attempt, now), superseded, entries)
+
+
+def start_and_join(session: Session, user: User, exam_id: int, *, sid: str, now: datetime, ip: str | None = None,
+                   user_agent: str | None = None, client_id: str | None = None, holder: str | None = None,
+                   local_alive: Callable[[str], bool] | None = None, stale_s: float = 30.0) -> Joined:
+    """The `start` event: start an attempt on this connection and join it, in one transaction.
+
+    A new attempt is written joined (`start_session` with the connection); an attempt already in progress is
+    joined as `join` would (a reload of the start page, a second device: the same rules).
+    """
+    attempt, created, entries = _start(session, user, exam_id, now=now, client_ip=ip, user_agent=user_agent,
+                                       connection=Connection(sid, holder, client_id))
+    if not created:
+        return join_attempt(session, user, attempt.id, sid=sid, now=now, ip=ip, user_agent=user_agent,
+                            client_id=client_id, holder=holder, local_alive=local_alive, stale_s=stale_s)
+    return Joined(attempt, session_state(session, attempt, now), None, entries[1:])
 
 
 _WORKER_STATE = select(Worker.incarnation, Worker.started_at, Worker.last_alive_at).where(

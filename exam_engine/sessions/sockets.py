@@ -29,7 +29,7 @@ from ..proctoring import notify as proctoring_notify, services as proctoring_ser
 from ..proctoring.schemas import SignalSchema
 from . import answers, metrics, services
 from .sweeper import holder_id
-from .schemas import AnswerSchema, FlagSchema, JoinSchema, NavigateSchema, SubmitSchema, TimeSchema
+from .schemas import AnswerSchema, FlagSchema, JoinSchema, NavigateSchema, StartSchema, SubmitSchema, TimeSchema
 
 log = logging.getLogger("exam_engine.sockets")
 NAMESPACE = "/exam"
@@ -82,6 +82,33 @@ def authenticate_socket(auth: Any) -> int:
         db.close()
 
 
+def _connection(data: dict) -> dict:
+    """This connection, as `join_attempt` and `start_and_join` take it."""
+    return dict(sid=request.sid, now=utcnow(), ip=_client_ip(), user_agent=request.headers.get("User-Agent"),
+                client_id=data["client_id"], holder=holder_id(current_app), local_alive=_connected_here,
+                stale_s=current_app.config["WORKER_STALE_S"])
+
+
+def _joined(db, joined: services.Joined) -> tuple[dict, Callable]:  # noqa: ANN001
+    """The ack of `join` (and `start`), and what to do once it is committed."""
+    session_id, state, superseded = joined.attempt.id, joined.state, joined.superseded
+    state["proctoring"] = proctoring_services.notice_for_version(db, joined.attempt.exam_version_id)
+    effects = proctoring_services.observe_join(db, session_id, now=utcnow(), user_agent=request.headers.get("User-Agent"),
+                                               attempt=joined.attempt, appended=joined.entries)
+
+    def after() -> None:
+        socket_session["session_id"] = session_id
+        join_room(room_of(session_id))
+        if superseded:
+            socketio.emit("status", {"session_id": session_id, "status": "superseded", "reason": "takeover"},
+                          to=superseded, namespace=NAMESPACE)
+            socketio.server.leave_room(superseded, room_of(session_id), namespace=NAMESPACE)
+        # The connection change reaches examiners in the next batch (a takeover at once).
+        notify_examiners_by_id(session_id, light=not superseded)
+        proctoring_notify.deliver(effects)
+    return {"ok": True, "session": state}, after
+
+
 def _connected_here(sid: str) -> bool:
     """Whether this worker still has the `/exam` connection `sid` open."""
     return socketio.server.manager.is_connected(sid, NAMESPACE)
@@ -98,7 +125,21 @@ class Caller(NamedTuple):
     id: int
 
 
+class Starter(NamedTuple):
+    """The caller of `start`: what starting an attempt reads of the account (loading the whole user cost a
+    tenth of a start storm)."""
+
+    id: int
+    role: str
+    accommodations: dict | None
+
+    @property
+    def extra_time_pct(self) -> int:
+        return User.extra_time_pct.fget(self)
+
+
 _USER_ACTIVE = select(User.is_active).where(User.id == bindparam("user_id"))
+_STARTER = select(User.id, User.role, User.accommodations).where(User.id == bindparam("user_id"), User.is_active.is_(True))
 
 
 class ExamNamespace(Namespace):
@@ -127,10 +168,11 @@ class ExamNamespace(Namespace):
             db.close()
 
     def _run(self, schema, payload: Any, work: Callable, *, needs_join: bool = True,  # noqa: ANN001
-             id_only: bool = False) -> dict:
+             caller: str = "user") -> dict:
         """Validate, call the service in one transaction, commit, and return the ack (or the error ack).
 
-        `id_only`: `work` uses only the caller's id, so the account is checked without loading it.
+        `caller`: what `work` gets of the (active) account: "user" the User, "id" only its id (`Caller`),
+        "starter" what a start reads (`Starter`).
         """
         t0 = time.perf_counter()
         if not isinstance(payload, dict):
@@ -142,12 +184,16 @@ class ExamNamespace(Namespace):
             data = _schema(schema).load(payload)
             if needs_join and socket_session.get("session_id") != data["session_id"]:
                 return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
-            if id_only:
+            if caller == "id":
                 active = db.execute(_USER_ACTIVE, {"user_id": socket_session["user_id"]}).scalar()
                 user = Caller(socket_session["user_id"]) if active else None
+            elif caller == "starter":
+                row = db.execute(_STARTER, {"user_id": socket_session["user_id"]}).first()
+                user = Starter(*row) if row else None
             else:
                 user = db.get(User, socket_session["user_id"])
-            if user is None or (not id_only and not user.is_active):
+                user = user if user is not None and user.is_active else None
+            if user is None:
                 disconnect()
                 return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}
             ack, after = work(db, user, data)
@@ -169,29 +215,14 @@ class ExamNamespace(Namespace):
 
     def on_join(self, payload=None):  # noqa: ANN001
         def work(db, user, data):  # noqa: ANN001
-            joined = services.join_attempt(db, user, data["session_id"], sid=request.sid, now=utcnow(),
-                                           ip=_client_ip(), user_agent=request.headers.get("User-Agent"),
-                                           client_id=data["client_id"], holder=holder_id(current_app),
-                                           local_alive=_connected_here, stale_s=current_app.config["WORKER_STALE_S"])
-            state, superseded = joined.state, joined.superseded
-            state["proctoring"] = proctoring_services.notice_for_version(db, joined.attempt.exam_version_id)
-            effects = proctoring_services.observe_join(db, data["session_id"], now=utcnow(),
-                                                       user_agent=request.headers.get("User-Agent"),
-                                                       attempt=joined.attempt, appended=joined.entries)
+            return _joined(db, services.join_attempt(db, user, data["session_id"], **_connection(data)))
+        return self._run(JoinSchema, payload, work, needs_join=False, caller="id")
 
-            def after():
-                socket_session["session_id"] = data["session_id"]
-                join_room(room_of(data["session_id"]))
-                if superseded:
-                    socketio.emit("status", {"session_id": data["session_id"], "status": "superseded",
-                                             "reason": "takeover"},
-                                  to=superseded, namespace=NAMESPACE)
-                    socketio.server.leave_room(superseded, room_of(data["session_id"]), namespace=NAMESPACE)
-                # The connection change reaches examiners in the next batch (a takeover at once).
-                notify_examiners_by_id(data["session_id"], light=not superseded)
-                proctoring_notify.deliver(effects)
-            return {"ok": True, "session": state}, after
-        return self._run(JoinSchema, payload, work, needs_join=False, id_only=True)
+    def on_start(self, payload=None):  # noqa: ANN001
+        """Start an attempt of an exam on this connection and join it (a learner waiting on the exam page)."""
+        def work(db, user, data):  # noqa: ANN001
+            return _joined(db, services.start_and_join(db, user, data["exam_id"], **_connection(data)))
+        return self._run(StartSchema, payload, work, needs_join=False, caller="starter")
 
     def on_answer(self, payload=None):  # noqa: ANN001
         """Queued for the worker's next group commit (sessions/answers.py); acked once committed."""

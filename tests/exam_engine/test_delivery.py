@@ -260,6 +260,43 @@ def test_fixed_sections_shuffle_items_per_attempt_when_asked(client, make_exam, 
     assert order(make_exam(sections=[{"id": "main", "items": authored}])) == authored
 
 
+def test_start_on_the_socket_starts_and_joins_in_one_step(client, make_exam, learner, make_user, socket_for, db, auth):
+    """`start {exam_id}`: a learner already connected (waiting on the exam page) starts and is joined at once;
+    the same eligibility rules and codes as the REST start; a second `start` joins the attempt in progress."""
+    from exam_engine.sessions.models import ExamSession, SessionEvent
+    exam_id = make_exam()
+    sc = socket_for(learner)
+    ack = sc.emit("start", {"exam_id": exam_id, "client_id": "b" * 32}, namespace="/exam", callback=True)
+    assert ack["ok"], ack
+    state = ack["session"]
+    assert state["status"] == "in_progress" and len(state["items"]) == 7 and state["remaining_s"] > 590
+    assert "scoring" not in str(state["items"])
+    sid = state["id"]
+    item = state["items"][0]
+    assert sc.emit("answer", {"session_id": sid, "item_id": item["item_id"], "response": None, "seq": 1},
+                   namespace="/exam", callback=True) == {"ok": True, "seq": 1}
+    db.rollback()  # end the read snapshot
+    attempt = db.get(ExamSession, sid)
+    assert attempt.is_connected and attempt.active_client == "b" * 32 and attempt.log_length == 3
+    assert [e.kind for e in db.query(SessionEvent).filter_by(session_id=sid).order_by(SessionEvent.idx)] == \
+        ["start", "connect", "answer"]
+    again = socket_for(learner).emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+    assert again["ok"] and again["session"]["id"] == sid and again["session"]["last_seq"] == 1  # joined, taken over
+    assert client.get(f"/api/v1/sessions/{sid}", headers=auth(learner)).get_json()["status"] == "in_progress"
+
+    def refused(user, payload):  # noqa: ANN001, ANN202
+        return socket_for(user).emit("start", payload, namespace="/exam", callback=True)["error"]["code"]
+
+    db.rollback()  # end the read snapshot
+    other = make_user("learner")
+    assert refused(other, {"exam_id": 999_999}) == "exam_not_found"
+    assert refused(other, {"exam_id": str(exam_id)}) == "malformed_payload"
+    assert refused(other, {"exam_id": exam_id, "extra": 1}) == "malformed_payload"
+    closed = make_exam(opens_at="2020-01-01T00:00:00+00:00", closes_at="2020-01-02T00:00:00+00:00")
+    assert refused(other, {"exam_id": closed}) == "exam_closed"
+    assert refused(make_user("examiner"), {"exam_id": exam_id}) == "role_required"
+
+
 def test_exam_definition_validation(client, bank_items):
     _, ids, h = bank_items
     bad = [
