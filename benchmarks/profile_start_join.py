@@ -115,6 +115,10 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--show-sql", action="store_true", help="print the statements of one learner (the 10th)")
     args = ap.parse_args()
+    if args.profile == "lobby":
+        args.mode = "lobby"
+    elif args.profile and args.mode == "lobby":
+        ap.error("--mode lobby profiles the start event: use --profile lobby")
 
     schema, db_url = make_schema(args.database_url, prefix="prof")
     try:

@@ -30,6 +30,9 @@ def serve(host: str, port: int) -> None:
     _tune_gc()
     from .extensions import socketio
     from .jobs import start_background_jobs
+    if app.config.get("BACKGROUND_JOBS", True):
+        from .sessions.sweeper import register_worker
+        register_worker(app)
     start_background_jobs(app)
     click.echo(f"serving on http://{host}:{port} (async mode {socketio.async_mode})", err=True)
     # gevent's default listen backlog (128) drops SYNs when a thousand learners start at once:

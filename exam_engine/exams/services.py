@@ -113,7 +113,7 @@ def managed_exam(session: Session, user: User, exam_id: int) -> Exam:
 
 
 def version_of(session: Session, exam: Exam, number: int | None = None) -> ExamVersion:
-    number = number or exam.latest_version
+    number = exam.latest_version if number is None else number
     row = session.scalar(select(ExamVersion).where(ExamVersion.exam_id == exam.id, ExamVersion.version == number))
     if row is None:
         raise NotFound(f"exam {exam.id} has no version {number}", code="version_not_found")

@@ -15,7 +15,7 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import bindparam, select, union_all, update
+from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -197,7 +197,8 @@ _INSERT_ATTEMPT: dict[tuple[str, frozenset, int], Any] = {}
 
 #: Built once: an attempt by id, and the same locked (SELECT ... FOR UPDATE).
 _ATTEMPT = select(ExamSession).where(ExamSession.id == bindparam("session_id"))
-_ATTEMPT_FOR_UPDATE = _ATTEMPT.with_for_update()
+#: Locked reads refresh an attempt already in the session (read unlocked earlier in the transaction).
+_ATTEMPT_FOR_UPDATE = _ATTEMPT.with_for_update().execution_options(populate_existing=True)
 _RESPONSES = (select(SessionResponse.item_id, SessionResponse.response, SessionResponse.is_flagged)
               .where(SessionResponse.session_id == bindparam("session_id")))
 
@@ -354,7 +355,10 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
         connected, disconnected_at = attempt.is_connected, attempt.disconnected_at
         if connected and attempt.active_sid and attempt.active_sid != sid:
             lost = lost_holder(session, attempt, holder=holder, local_alive=local_alive, now=now, stale_s=stale_s)
-            if lost is None and client_id and client_id == attempt.active_client:
+            # The same page coming back: its client_id, from the same address and browser (a copied client_id
+            # on another device is still a second connection).
+            if (lost is None and client_id and client_id == attempt.active_client and ip == attempt.client_ip
+                    and (user_agent or "")[:300] == (attempt.user_agent or "")):
                 lost = ("same_client", now)
                 superseded = attempt.active_sid  # this client's own dead or dying connection
             if lost is not None:
@@ -403,7 +407,8 @@ def start_and_join(session: Session, user: User, exam_id: int, *, sid: str, now:
     return Joined(attempt, session_state(session, attempt, now), None, entries[1:])
 
 
-_WORKER_STATE = select(Worker.incarnation, Worker.started_at, Worker.last_alive_at).where(
+_WORKER_STATE = select(Worker.incarnation, Worker.started_at, Worker.last_alive_at,
+                       select(func.max(Worker.last_alive_at)).scalar_subquery().label("freshest")).where(
     Worker.id == bindparam("address"))
 
 
@@ -425,7 +430,8 @@ def lost_holder(session: Session, attempt: ExamSession, *, holder: str | None,
             return None
         return "connection_lost", now
     address, _, incarnation = attempt.active_worker.partition("#")
-    since = _holder_gone_since(session.execute(_WORKER_STATE, {"address": address}).first(), incarnation, now, stale_s)
+    row = session.execute(_WORKER_STATE, {"address": address}).first()
+    since = _holder_gone_since(row, incarnation, attempt.connected_at, row.freshest if row else None, stale_s)
     return None if since is None else ("worker_down", since)
 
 
@@ -456,12 +462,15 @@ def release_lost_connections(session: Session, *, now: datetime, stale_s: float,
     workers = {w.id: w for w in session.execute(_WORKERS)}
     if not workers:
         return []
+    freshest = max(w.last_alive_at for w in workers.values())
+    alive = [f"{w.id}#{w.incarnation}" for w in workers.values()
+             if (freshest - w.last_alive_at).total_seconds() <= stale_s]
     lost = {}
-    for row in session.execute(_CONNECTED_HOLDERS):
+    for row in session.execute(_CONNECTED_HOLDERS.where(ExamSession.active_worker.not_in(alive))):
         address, _, incarnation = row.active_worker.partition("#")
-        since = _holder_gone_since(workers.get(address), incarnation, now, stale_s)
+        since = _holder_gone_since(workers.get(address), incarnation, row.connected_at, freshest, stale_s)
         if since is not None:
-            lost[row.id] = since
+            lost[row.id] = (row.active_worker, since)
             if len(lost) >= limit:
                 break
     released = []
@@ -469,9 +478,13 @@ def release_lost_connections(session: Session, *, now: datetime, stale_s: float,
         for attempt in session.scalars(select(ExamSession).where(ExamSession.id.in_(list(lost)),
                                                                  ExamSession.is_connected.is_(True),
                                                                  ExamSession.status.in_(OPEN))
-                                       .with_for_update(skip_locked=True)):
+                                       .with_for_update(skip_locked=True)
+                                       .execution_options(populate_existing=True)):
+            holder, since = lost[attempt.id]
+            if attempt.active_worker != holder:
+                continue  # rejoined elsewhere since it was read: that connection is alive
             attempt.is_connected = False
-            attempt.disconnected_at = lost[attempt.id]
+            attempt.disconnected_at = since
             eventlog.append(session, attempt, "disconnect", {"lost": "worker_down"}, at=now, actor_id=None)
             released.append(attempt.id)
     for w in workers.values():
@@ -481,21 +494,27 @@ def release_lost_connections(session: Session, *, now: datetime, stale_s: float,
     return released
 
 
-def _holder_gone_since(worker: Any, incarnation: str, now: datetime, stale_s: float) -> datetime | None:
-    """When a connection of `incarnation` at `worker`'s address was lost, or None if it may be open (or the
-    address never reported): replaced by a restart (since the new incarnation started), or silent for longer
-    than `stale_s` (since its last sign of life)."""
+def _holder_gone_since(worker: Any, incarnation: str, connected_at: datetime | None, freshest: datetime | None,
+                       stale_s: float) -> datetime | None:
+    """When a connection of `incarnation` at `worker`'s address, made at `connected_at`, was lost; None if it
+    may be open (or the address never reported):
+    - replaced by a restart: another incarnation started there after the connection was made (since then);
+    - silent: the worker's last sign of life is more than `stale_s` older than the freshest of any worker
+      (not than now: after the database itself was away, every worker looks silent for a while).
+    """
     if worker is None:
         return None
     if worker.incarnation != incarnation:
-        return min(worker.started_at, now)
-    if (now - worker.last_alive_at).total_seconds() > stale_s:
+        if connected_at is not None and worker.started_at < connected_at:
+            return None  # the row is older than the connection: its incarnation has not reported yet
+        return worker.started_at
+    if freshest is not None and (freshest - worker.last_alive_at).total_seconds() > stale_s:
         return worker.last_alive_at
     return None
 
 
 _WORKERS = select(Worker.id, Worker.incarnation, Worker.started_at, Worker.last_alive_at)
-_CONNECTED_HOLDERS = select(ExamSession.id, ExamSession.active_worker).where(
+_CONNECTED_HOLDERS = select(ExamSession.id, ExamSession.active_worker, ExamSession.connected_at).where(
     ExamSession.is_connected.is_(True), ExamSession.status.in_(OPEN), ExamSession.active_worker.is_not(None))
 _DELETE_WORKER = Worker.__table__.delete().where(Worker.__table__.c.id == bindparam("address"),
                                                  Worker.__table__.c.last_alive_at == bindparam("seen"))
@@ -945,7 +964,7 @@ def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[
 
     The attempts are claimed with SELECT ... FOR UPDATE SKIP LOCKED: workers sweeping at once take disjoint
     attempts instead of queueing on each other's locks, and one being answered right now is taken by the next
-    sweep. Submission only (status, log entry): `score_next_submitted` scores them after the commit, so a
+    sweep. Submission only (status, log entry): `next_submitted` and `score` score them after the commit, so a
     thousand attempts that expire together are all submitted within a fraction of a second.
     """
     attempts = session.scalars(
@@ -1020,6 +1039,8 @@ def heartbeat(session: Session, *, now: datetime, worker: str, outage_threshold_
         moved = timing.moved_deadline(attempt.deadline_at, timedelta(seconds=share), version.closes_at,
                                       version.definition.get("on_close", "keep_time"))
         share = (moved - attempt.deadline_at).total_seconds()
+        if share <= 0:
+            continue  # the window's close ends it: nothing to credit
         attempt.deadline_at = moved
         attempt.outage_credit_s += share
         eventlog.append(session, attempt, "outage_credit", {"seconds": round(share, 3), "server_down_since": last.isoformat()},

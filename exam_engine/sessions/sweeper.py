@@ -38,6 +38,18 @@ def holder_id(app: Flask) -> str:
     return f"{worker_address(app)}#{INCARNATION}"
 
 
+def register_worker(app: Flask) -> None:
+    """Record this incarnation at its address before serving (`serve`, with the background jobs that keep it
+    alive): a connection it accepts is never held by an incarnation the `workers` table does not know yet."""
+    with app.app_context():
+        db = jobs_db(app).session()
+        try:
+            services.worker_alive(db, address=worker_address(app), incarnation=INCARNATION, now=utcnow())
+            db.commit()
+        finally:
+            db.close()
+
+
 def jobs_db(app: Flask) -> Database:
     """The background jobs' own connection pool.
 

@@ -31,8 +31,8 @@ def moved_deadline(deadline_at: datetime, by: timedelta, closes_at: datetime | N
     """The deadline moved later by a resume or an outage credit: never past the window's close when the exam
     ends attempts there (`end_at_close`). Only an examiner's explicit extension goes past it."""
     moved = deadline_at + by
-    if on_close == "end_at_close" and closes_at is not None:
-        moved = min(moved, max(closes_at, deadline_at))
+    if on_close == "end_at_close" and closes_at is not None and deadline_at <= closes_at:
+        moved = min(moved, closes_at)  # (a deadline an examiner already moved past the close moves freely)
     return moved
 
 

@@ -78,7 +78,16 @@ def test_sweeper_closes_exactly_once(app, client, make_exam, make_user, auth, db
     db.rollback()  # end the read snapshot
     assert {db.get(ExamSession, sid).status for sid in sids[:2]} == {"submitted"}  # submitted first, scored apart
     scored = []
-    for s in (s1, s2):  # two workers scoring: each attempt once
+    s1, s2 = database.session(), database.session()
+    if db.get_bind().dialect.name == "postgresql":
+        # Two workers at once: the second skips the attempt the first holds and takes the other one.
+        first, second = services.next_submitted(s1), services.next_submitted(s2)
+        assert len(first) == len(second) == 1 and first[0].id != second[0].id
+        for s, attempts in ((s1, first), (s2, second)):
+            services.score(s, attempts[0], now=utcnow())
+            scored.append(attempts[0].id)
+    for s in (s1, s2):  # (SQLite: one after the other) then nothing is left to score
+        s.commit()
         while attempts := services.next_submitted(s):
             services.score(s, attempts[0], now=utcnow())
             scored.append(attempts[0].id)
@@ -199,6 +208,10 @@ def test_under_end_at_close_only_an_examiners_extension_goes_past_the_close(clie
     act("extend", seconds=300)
     assert deadline() == closes + timedelta(seconds=300)
     assert emit(socket_for(learner), "join", {"session_id": sid})["session"]["ends_at_window_close"] is False
+    t1 = utcnow()
+    act("pause", now=t1)
+    act("resume", now=t1 + timedelta(seconds=30))
+    assert deadline() == closes + timedelta(seconds=330)  # past the close already: paused time comes back
 
 
 def test_unassigned_examiner_cannot_act(started, app, make_user):
@@ -330,9 +343,12 @@ def _kinds(db, sid):  # noqa: ANN001
     return [(e.kind, e.data.get("lost")) for e in db.query(SessionEvent).filter_by(session_id=sid).order_by(SessionEvent.idx)]
 
 
-def test_the_same_page_joining_again_releases_its_own_connection(client, make_exam, learner, auth, socket_for, db):
+def test_the_same_page_joining_again_releases_its_own_connection(client, make_exam, learner, auth, socket_for, db,
+                                                                 app, token_for):
     """A page whose connection dropped joins again before the server noticed: a reconnect, not a second window
-    (even where the exam refuses second connections); another page is still refused."""
+    (even where the exam refuses second connections); another page is still refused, and so is the same
+    client_id from another browser (copied to a helper's device)."""
+    from exam_engine.extensions import socketio
     sid = start(client, make_exam(second_connection="refuse"), learner, auth)
     a, b, c = socket_for(learner), socket_for(learner), socket_for(learner)
     assert emit(a, "join", {"session_id": sid, "client_id": CLIENT})["ok"]
@@ -342,32 +358,42 @@ def test_the_same_page_joining_again_releases_its_own_connection(client, make_ex
     assert ("second_connection", None) not in kinds
     assert emit(a, "flag", {"session_id": sid, "item_id": 1, "flagged": True, "seq": 1})["error"]["code"] == "superseded"
     assert emit(c, "join", {"session_id": sid, "client_id": "f" * 32})["error"]["code"] == "session_in_use"
+    elsewhere = socketio.test_client(app, namespace="/exam", auth={"token": token_for(learner)}, flask_test_client=client,
+                                     headers={"User-Agent": "Another browser/1.0"})
+    assert emit(elsewhere, "join", {"session_id": sid, "client_id": CLIENT})["error"]["code"] == "session_in_use"
+    elsewhere.disconnect(namespace="/exam")
     assert emit(c, "join", {"session_id": sid, "client_id": "short"})["error"]["code"] == "malformed_payload"
 
 
-@pytest.mark.parametrize("worker", ["restarted", "silent", "alive", "never_reported"])
+@pytest.mark.parametrize("worker", ["restarted", "silent", "alive", "never_reported", "registered_late"])
 def test_a_connection_lost_with_its_worker_is_not_a_second_connection(worker, client, make_exam, learner, auth,
                                                                        socket_for, db):
-    """The worker holding the attempt's connection was restarted (a new incarnation at its address) or has been
-    silent for WORKER_STALE_S: the learner's join elsewhere is a reconnect. A live worker's connection, or
-    one of a worker that never reported, is still a second connection (refused here by the exam's policy)."""
+    """The worker holding the attempt's connection was restarted (a new incarnation at its address since the
+    connection was made) or has been silent for WORKER_STALE_S (against the freshest worker): the learner's
+    join elsewhere is a reconnect. A live worker's connection, one of a worker that never reported, or one
+    whose incarnation has not replaced the row older than the connection yet, is still a second connection
+    (refused here by the exam's policy)."""
     sid = start(client, make_exam(second_connection="refuse"), learner, auth)
     assert emit(socket_for(learner), "join", {"session_id": sid})["ok"]
     now = utcnow()
+    db.add(Worker(id="live-host:5002", incarnation="live", started_at=now - timedelta(seconds=600), last_alive_at=now))
     if worker != "never_reported":
-        db.add(Worker(id="gone-host:5001", incarnation="cafe" if worker == "restarted" else "dead",
+        db.add(Worker(id="gone-host:5001", incarnation="dead" if worker in ("silent", "alive") else "cafe",
                       started_at=now - timedelta(seconds=20),
                       last_alive_at=now - timedelta(seconds=60 if worker == "silent" else 1)))
-    db.get(ExamSession, sid).active_worker = "gone-host:5001#dead"
+    attempt = db.get(ExamSession, sid)
+    attempt.active_worker = "gone-host:5001#dead"
+    attempt.connected_at = now - timedelta(seconds=5 if worker == "registered_late" else 60)
     db.commit()
     ack = emit(socket_for(learner), "join", {"session_id": sid})
-    if worker in ("alive", "never_reported"):
+    if worker in ("alive", "never_reported", "registered_late"):
         assert ack["error"]["code"] == "session_in_use"
         return
     assert ack["ok"], ack
     kinds = _kinds(db, sid)
     assert ("disconnect", "worker_down") in kinds and ("reconnect", None) in kinds
     assert ("second_connection", None) not in kinds
+    db.expire_all()
     # Offline since the silent worker's last sign of life, or since the restarted one's new incarnation started.
     assert db.get(ExamSession, sid).disconnected_total_s == pytest.approx(60 if worker == "silent" else 20, abs=5)
 
@@ -388,7 +414,9 @@ def test_connections_of_a_lost_worker_are_released_for_examiners(started, app, d
     of life, once; a holder at an address that never reported is left alone; day-old worker rows go."""
     _, sid, _, _ = started
     now = utcnow()
-    db.add_all([Worker(id="gone-host:5001", incarnation="dead", started_at=now - timedelta(seconds=300),
+    db.add_all([Worker(id="live-host:5002", incarnation="live", started_at=now - timedelta(seconds=600),
+                       last_alive_at=now),
+                Worker(id="gone-host:5001", incarnation="dead", started_at=now - timedelta(seconds=300),
                        last_alive_at=now - timedelta(seconds=45)),
                 Worker(id="old-host:5002", incarnation="x", started_at=now - timedelta(days=3),
                        last_alive_at=now - timedelta(days=2))])
@@ -409,6 +437,22 @@ def test_connections_of_a_lost_worker_are_released_for_examiners(started, app, d
     attempt.is_connected, attempt.active_worker = True, "unknown-host:1#x"
     db.commit()
     s = database.session()
+    assert services.release_lost_connections(s, now=now, stale_s=30) == []
+    s.close()
+
+
+def test_after_the_database_was_away_no_connection_counts_as_lost(started, app, db):
+    """Every worker's last sign of life is old (the database, not the workers, was away): staleness is taken
+    against the freshest worker, so no live connection is released."""
+    _, sid, _, _ = started
+    now = utcnow()
+    db.add_all([Worker(id="gone-host:5001", incarnation="dead", started_at=now - timedelta(seconds=600),
+                       last_alive_at=now - timedelta(seconds=60)),
+                Worker(id="live-host:5002", incarnation="live", started_at=now - timedelta(seconds=600),
+                       last_alive_at=now - timedelta(seconds=59))])
+    db.get(ExamSession, sid).active_worker = "gone-host:5001#dead"
+    db.commit()
+    s = app.extensions["exam_engine.db"].session()
     assert services.release_lost_connections(s, now=now, stale_s=30) == []
     s.close()
 
