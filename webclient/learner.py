@@ -55,7 +55,16 @@ def _past_attempts(user) -> list[dict] | None:  # noqa: ANN001
 @page_login_required("learner")
 def exam(session_id: str):
     """The exam page of one attempt (resumes where the learner was)."""
-    return render_template("web/learn/exam.html", session_id=_check_session_id(session_id))
+    return render_template("web/learn/exam.html", session_id=_check_session_id(session_id), exam_id=None)
+
+
+@bp.get("/exams/<int:exam_id>/take")
+@page_login_required("learner")
+def take(exam_id: int):
+    """The exam page before the attempt exists: it connects, waits for the exam to open if it must (the
+    waiting room), then starts the attempt on its connection (`start`, docs/protocol.md) and goes on as the
+    exam page of that attempt."""
+    return render_template("web/learn/exam.html", session_id=None, exam_id=exam_id)
 
 
 @bp.get("/sessions/<session_id>/result")

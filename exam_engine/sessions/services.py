@@ -89,6 +89,8 @@ def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_
         messages = {"exam_not_open": "the exam is not open yet", "exam_closed": "the exam is closed",
                     "no_attempts_left": "you have used every attempt", "cooldown": "wait before the next attempt"}
         details = {"retry_after_s": round(standing["retry_after_s"], 1)} if standing["retry_after_s"] else {}
+        if reason == "exam_not_open" and version.opens_at is not None:
+            details["opens_in_s"] = round(max((version.opens_at - now).total_seconds(), 0), 3)  # by the server's clock
         raise _err(reason, messages[reason], 403 if reason != "cooldown" else 429, **details)
     defn = version.definition
     session_id = secrets.token_hex(16)

@@ -191,3 +191,51 @@ def test_another_window_takes_over_and_this_one_can_take_it_back(learner, live_s
     _answer_current(page)
     _saved(page)
     other.close()
+
+
+def _exam_opening_soon(live_server, seconds: float) -> str:  # noqa: ANN001
+    """A copy of the quick demo exam that opens `seconds` from now; its title."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from exam_engine.auth.models import User
+    from exam_engine.db import db_session, utcnow
+    from exam_engine.exams import services
+    from exam_engine.exams.models import Exam
+
+    title = f"Opens soon {utcnow().strftime('%H%M%S%f')}"
+    with live_server.app.app_context():
+        session = db_session()
+        quick = session.scalar(select(Exam).where(Exam.external_id == "demo-websec-quick"))
+        definition = {k: v for k, v in services.version_of(session, quick).definition.items() if k != "resolved"}
+        opens = utcnow() + timedelta(seconds=seconds)
+        definition.update(title=title, opens_at=opens.isoformat(), closes_at=(opens + timedelta(hours=2)).isoformat())
+        owner = session.get(User, quick.owner_id)
+        version = services.create_exam(session, owner, definition, now=utcnow())
+        services.publish_exam(session, owner, version.exam_id, now=utcnow())
+        session.commit()
+    return title
+
+
+def test_waiting_room_starts_the_exam_when_it_opens(learner, live_server, page):
+    """An exam that opens in a few seconds: the learner waits on the exam page (connected, a countdown by the
+    server's clock), and the attempt starts there by itself when the exam opens, with no reload."""
+    title = _exam_opening_soon(live_server, 12)
+    page.reload()
+    page.get_by_role("link", name=f"Wait for the start: {title}").click()
+    page.wait_for_url("**/learn/exams/*/take")
+    waiting = page.locator("#waiting")
+    waiting.wait_for()
+    assert "The exam opens in" in page.locator("#waiting-text").inner_text()
+    page.locator("#conn-state", has_text="Connected").wait_for()
+    screenshot(page, "learner-waiting-room")
+    assert not audit(page, under_csp=True)
+    page.wait_for_url("**/learn/sessions/*", timeout=25_000)
+    _card(page).wait_for(timeout=5000)
+    assert waiting.is_hidden() and page.locator("#exam-title").inner_text() == title
+    _answer_current(page)
+    _saved(page)
+    page.reload()  # the address is now the attempt's: a reload joins it
+    _card(page).wait_for()
+    assert not page.console_errors, page.console_errors

@@ -296,6 +296,12 @@ def test_start_on_the_socket_starts_and_joins_in_one_step(client, make_exam, lea
     assert refused(other, {"exam_id": exam_id, "extra": 1}) == "malformed_payload"
     closed = make_exam(opens_at="2020-01-01T00:00:00+00:00", closes_at="2020-01-02T00:00:00+00:00")
     assert refused(other, {"exam_id": closed}) == "exam_closed"
+    from datetime import timedelta
+
+    from exam_engine.db import utcnow
+    soon = make_exam(opens_at=(utcnow() + timedelta(seconds=90)).isoformat())
+    early = socket_for(other).emit("start", {"exam_id": soon}, namespace="/exam", callback=True)["error"]
+    assert early["code"] == "exam_not_open" and 80 < early["details"]["opens_in_s"] <= 90  # the waiting room's clock
     assert refused(make_user("examiner"), {"exam_id": exam_id}) == "role_required"
 
 

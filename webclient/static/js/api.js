@@ -34,6 +34,15 @@ export async function api(method, url, body) {
 }
 
 /** Read the JSON a page embeds in <script type="application/json" id="page-data">. */
+/** This browser's attempts (id, exam_id, title, at), newest first: the dashboard lists them when the server does not. */
+export const HISTORY_KEY = "exam-engine:attempts";
+
+export function rememberAttempt(sessionId, examId, title) {
+  const list = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]").filter((a) => a.id !== sessionId);
+  list.unshift({id: sessionId, exam_id: examId, title, at: new Date().toISOString()});
+  localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, 50)));
+}
+
 export function pageData() {
   const node = document.getElementById("page-data");
   return node ? JSON.parse(node.textContent) : {};

@@ -1,16 +1,9 @@
-// The learner's dashboard: GET /api/v1/exams (window, attempts left, time limit), start or continue an attempt
-// (POST /api/v1/exams/{id}/sessions), and past attempts with links to their results.
-import {api, formatDate, formatDuration, pageData} from "./api.js";
+// The learner's dashboard: GET /api/v1/exams (window, attempts left, time limit), start (on the exam page,
+// which waits for the exam to open if it must) or continue an attempt, and past attempts with their results.
+import {HISTORY_KEY, api, formatDate, formatDuration, pageData} from "./api.js";
 import {el} from "./render.js";
 
 const page = pageData();
-const HISTORY_KEY = "exam-engine:attempts";
-
-function remember(sessionId, exam) {
-  const list = JSON.parse(localStorage.getItem(HISTORY_KEY) || "[]").filter((a) => a.id !== sessionId);
-  list.unshift({id: sessionId, exam_id: exam.id, title: exam.title, at: new Date().toISOString()});
-  localStorage.setItem(HISTORY_KEY, JSON.stringify(list.slice(0, 50)));
-}
 
 function windowText(exam) {
   const parts = [];
@@ -33,6 +26,10 @@ function examCard(exam) {
   } else if (exam.can_start) {
     action = el("button", {type: "button", class: "btn-primary", text: "Start exam", "aria-label": `Start exam: ${exam.title}`,
                            onclick: () => confirmStart(exam)});
+  } else if (exam.cannot_start_reason === "exam_not_open") {
+    // The waiting room: the exam page connects now and starts the attempt by itself when the exam opens.
+    action = el("p", {}, [el("span", {class: "muted", text: `${reasonText(exam.cannot_start_reason)} `}),
+      el("a", {class: "btn", href: takeUrl(exam), text: "Wait for the start", "aria-label": `Wait for the start: ${exam.title}`})]);
   } else {
     action = el("p", {class: "muted", text: reasonText(exam.cannot_start_reason)});
   }
@@ -43,6 +40,8 @@ function examCard(exam) {
     el("div", {class: "actions"}, action),
   ]));
 }
+
+function takeUrl(exam) { return `${page.take_url}${exam.id}/take`; }
 
 function reasonText(code) {
   return {exam_not_open: "Not open yet.", exam_closed: "This exam has closed.", no_attempts_left: "No attempts left.",
@@ -83,21 +82,10 @@ $("start-confirm").addEventListener("click", async () => {
     $("consent-box").focus();
     return;
   }
-  $("start-confirm").disabled = true;
-  try {
-    const attempt = await api("POST", `/api/v1/exams/${exam.id}/sessions`);
-    remember(attempt.id, exam);
-    if (pendingNotice?.consent_required) {
-      await api("POST", `/api/v1/sessions/${encodeURIComponent(attempt.id)}/proctoring/consent`);
-      localStorage.setItem(`exam-engine:consent:${attempt.id}`, new Date().toISOString());
-    }
-    location.assign(`${page.exam_url}${encodeURIComponent(attempt.id)}`);
-  } catch (err) {
-    $("start-dialog").close();
-    $("exams").prepend(el("div", {class: "notice notice-error", role: "alert"}, el("p", {text: `The exam could not start: ${err.message}`})));
-  } finally {
-    $("start-confirm").disabled = false;
-  }
+  // The exam page starts the attempt on its own connection (`start`, docs/protocol.md) and records the
+  // agreement to proctoring given here for it.
+  if (pendingNotice?.consent_required) sessionStorage.setItem(`exam-engine:consent-exam:${exam.id}`, "1");
+  location.assign(takeUrl(exam));
 });
 
 async function loadExams() {

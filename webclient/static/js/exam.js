@@ -1,12 +1,13 @@
 // The exam page: speaks only the /exam Socket.IO protocol of docs/protocol.md.
 // join -> render; answers, flags and navigation go through the localStorage outbox with sequence numbers;
 // the countdown follows the server's `time` pushes; `status` and `message` events show at once.
-import {api, csrfToken, formatDate, pageData} from "./api.js";
+import {api, csrfToken, formatDate, pageData, rememberAttempt} from "./api.js";
 import {Outbox} from "./outbox.js";
 import {el, isAnswered, renderItem} from "./render.js";
 
 const page = pageData();
-const SESSION_ID = page.session_id;
+// No attempt yet on the take page (/learn/exams/{id}/take): `start` makes it on this connection.
+let SESSION_ID = page.session_id || null;
 const TYPED = new Set(["text_entry", "numeric", "extended_text"]);
 const TYPE_DELAY_MS = 700;
 const ACK_TIMEOUT_MS = 10_000;
@@ -18,7 +19,7 @@ const CLOSED = new Set(["submitted", "scored", "pending_grading", "terminated", 
 const ANNOUNCE_AT_S = [3600, 1800, 900, 600, 300, 120, 60, 30];
 
 const $ = (id) => document.getElementById(id);
-const outbox = new Outbox(SESSION_ID);
+let outbox = SESSION_ID ? new Outbox(SESSION_ID) : null;
 
 const S = {
   socket: null, joined: false, connected: false, online: navigator.onLine,
@@ -40,11 +41,11 @@ async function start() {
   }
   const socket = io("/exam", {withCredentials: true, reconnectionDelay: 500, reconnectionDelayMax: 5000});
   S.socket = socket;
-  socket.on("connect", () => { S.connected = true; join(); });
+  socket.on("connect", () => { S.connected = true; if (SESSION_ID) join(); else startAttempt(); });
   socket.on("disconnect", () => {
     S.connected = false; S.joined = false;
     socket.sendBuffer = [];  // our outbox resends after the next join; never let the library replay too
-    outbox.inflight.clear(); S.sending = false;
+    outbox?.inflight.clear(); S.sending = false;
     updateConnection();
   });
   socket.on("connect_error", (err) => {
@@ -86,11 +87,74 @@ function join() {
   S.socket.timeout(ACK_TIMEOUT_MS).emit("join", {session_id: SESSION_ID, client_id: CLIENT_ID}, (err, ack) => {
     if (err) { setTimeout(() => S.connected && join(), 1000); return; }
     if (!ack.ok) { joinFailed(ack.error); return; }
-    S.joined = true;
-    applyState(ack.session);
-    updateConnection();
-    pump();
+    joined(ack);
   });
+}
+
+function joined(ack) {
+  S.joined = true;
+  applyState(ack.session);
+  updateConnection();
+  pump();
+}
+
+// --- the waiting room: start the attempt on this connection once the exam is open --------------------
+
+function startAttempt() {
+  if (S.starting || SESSION_ID) return;
+  S.starting = true;
+  S.socket.timeout(ACK_TIMEOUT_MS).emit("start", {exam_id: page.exam_id, client_id: CLIENT_ID}, async (err, ack) => {
+    S.starting = false;
+    if (err) { setTimeout(() => S.connected && startAttempt(), 1000); return; }
+    if (!ack.ok) {
+      if (ack.error?.code === "exam_not_open") { waitForOpening(ack.error.details?.opens_in_s); return; }
+      const why = {exam_closed: "The exam has closed.", no_attempts_left: "You have used every attempt.",
+                   cooldown: "Wait a little before the next attempt."}[ack.error?.code];
+      fatal(why || `The exam could not start: ${ack.error?.message || "unknown error"}.`, page.dashboard_url, "Back to my exams");
+      return;
+    }
+    $("waiting").hidden = true;
+    $("timer").hidden = false;
+    clearInterval(S.waitTimer);
+    SESSION_ID = ack.session.id;
+    outbox = new Outbox(SESSION_ID);
+    page.result_url = page.result_url.replace("SESSION", encodeURIComponent(SESSION_ID));
+    history.replaceState(null, "", page.exam_url.replace("SESSION", encodeURIComponent(SESSION_ID)));
+    rememberAttempt(SESSION_ID, page.exam_id, ack.session.title);
+    // Agreed to proctoring on the dashboard before the attempt existed: record it for this attempt.
+    const agreed = `exam-engine:consent-exam:${page.exam_id}`;
+    if (sessionStorage.getItem(agreed) && ack.session.proctoring?.consent_required) {
+      try {
+        await api("POST", `/api/v1/sessions/${encodeURIComponent(SESSION_ID)}/proctoring/consent`);
+        localStorage.setItem(`exam-engine:consent:${SESSION_ID}`, new Date().toISOString());
+      } catch { /* asked again on this page */ }
+    }
+    sessionStorage.removeItem(agreed);
+    joined(ack);
+  });
+}
+
+function waitForOpening(opensInS) {
+  // By the server's clock: the exam opens in `opensInS` seconds. Start then, spread over a second so that a
+  // thousand waiting pages do not all send at the same instant.
+  const opensAt = Date.now() + Math.max(0, opensInS ?? 5) * 1000;
+  const show = () => {
+    const left = Math.max(0, Math.ceil((opensAt - Date.now()) / 1000));
+    $("waiting-text").textContent = left > 0 ? `The exam opens in ${formatWait(left)}.` : "The exam is opening…";
+  };
+  $("exam-title").textContent = "Waiting for the exam to open";
+  $("waiting").hidden = false;
+  $("timer").hidden = true;
+  updateConnection();
+  show();
+  clearInterval(S.waitTimer);
+  S.waitTimer = setInterval(show, 1000);
+  setTimeout(() => S.connected && startAttempt(), opensAt - Date.now() + Math.random() * 1000);
+}
+
+function formatWait(s) {
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  return h ? `${h} h ${m} min` : m ? `${m} min ${sec} s` : `${sec} s`;
 }
 
 function joinFailed(error) {
@@ -519,12 +583,12 @@ function refused(entry, error) {
 }
 
 function updateConnection() {
-  const live = S.connected && S.joined;
+  const live = S.connected && (S.joined || !SESSION_ID);  // (waiting for the exam to open: connected is all)
   const conn = $("conn-state");
   conn.textContent = live ? "● Connected" : (S.online ? "○ Reconnecting…" : "○ Offline");
   conn.className = `conn ${live ? "conn-online" : "conn-offline"}`;
-  const unsent = outbox.count("answer");
-  const others = outbox.count() - unsent;
+  const unsent = outbox ? outbox.count("answer") : 0;
+  const others = outbox ? outbox.count() - unsent : 0;
   const banner = $("banner-offline");
   if (!live && S.session) {
     banner.hidden = false;
