@@ -46,6 +46,9 @@ def register_worker(app: Flask) -> None:
         try:
             services.worker_alive(db, address=worker_address(app), incarnation=INCARNATION, now=utcnow())
             db.commit()
+        except Exception:  # noqa: BLE001 - the database may be down: the heartbeat registers it when it is back
+            db.rollback()
+            log.exception("could not register this worker; the heartbeat will")
         finally:
             db.close()
 
