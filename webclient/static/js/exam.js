@@ -149,7 +149,10 @@ function waitForOpening(opensInS) {
   show();
   clearInterval(S.waitTimer);
   S.waitTimer = setInterval(show, 1000);
-  setTimeout(() => S.connected && startAttempt(), opensAt - Date.now() + Math.random() * 1000);
+  // A long wait asks the server again half a minute before the opening (a hidden tab's timers drift, and the
+  // window may have been moved meanwhile); the last stretch waits for the opening itself.
+  const wait = opensInS > 60 ? (opensInS - 30) * 1000 : opensAt - Date.now() + Math.random() * 1000;
+  setTimeout(() => S.connected && startAttempt(), wait);
 }
 
 function formatWait(s) {
