@@ -359,8 +359,9 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
             lost = lost_holder(session, attempt, holder=holder, local_alive=local_alive, now=now, stale_s=stale_s)
             # The same page coming back: its client_id, from the same address and browser (a copied client_id
             # on another device is still a second connection).
+            # (A client that sends no User-Agent keeps the one recorded, as the join below does.)
             if (lost is None and client_id and client_id == attempt.active_client and ip == attempt.client_ip
-                    and (user_agent or "")[:300] == (attempt.user_agent or "")):
+                    and ((user_agent or "")[:300] or attempt.user_agent) == attempt.user_agent):
                 lost = ("same_client", now)
                 superseded = attempt.active_sid  # this client's own dead or dying connection
             if lost is not None:
