@@ -399,7 +399,7 @@ def start_and_join(session: Session, user: User, exam_id: int, *, sid: str, now:
                    local_alive: Callable[[str], bool] | None = None, stale_s: float = 30.0) -> Joined:
     """The `start` event: start an attempt on this connection and join it, in one transaction.
 
-    A new attempt is written joined (`start_session` with the connection); an attempt already in progress is
+    A new attempt is written joined (`_start` with the connection); an attempt already in progress is
     joined as `join` would (a reload of the start page, a second device: the same rules).
     """
     attempt, created, entries = _start(session, user, exam_id, now=now, client_ip=ip, user_agent=user_agent,
