@@ -21,6 +21,11 @@ class Role(str, enum.Enum):
 ROLES = tuple(r.value for r in Role)
 
 
+def extra_time_pct(accommodations: dict | None) -> int:
+    """The extra time (percent) an account's accommodations give (0 when none)."""
+    return int((accommodations or {}).get("extra_time_pct", 0) or 0)
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role_known"),)
@@ -51,7 +56,7 @@ class User(Base):
 
     @property
     def extra_time_pct(self) -> int:
-        return int((self.accommodations or {}).get("extra_time_pct", 0) or 0)
+        return extra_time_pct(self.accommodations)
 
 
 class ApiToken(Base):

@@ -76,6 +76,8 @@ class ExamSession(Base):
     percentage: Mapped[float | None] = mapped_column(Float)
     is_passed: Mapped[bool | None]
     scored_at: Mapped[datetime | None]
+    #: A submitted attempt whose scoring failed is tried again from then (by any worker, after a restart too).
+    score_retry_at: Mapped[datetime | None]
     #: Messages from examiners, kept so a reload shows them again.
     messages: Mapped[list] = mapped_column(default=list)
     #: Adaptive exams: the CAT state (bank indices given, 0/1 answers, exclusions) and the last estimate.

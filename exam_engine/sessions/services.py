@@ -15,7 +15,7 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import bindparam, func, select, union_all, update
+from sqlalchemy import bindparam, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -102,7 +102,7 @@ def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_
     else:
         form = assemble_form(defn["sections"], defn["resolved"]["candidates"], version.derived("item_of", _item_of), seed)
     allowed = timing.allowed_seconds(defn.get("time_limit_s"), user.extra_time_pct)
-    deadline = timing.initial_deadline(now, allowed, version.closes_at, defn.get("on_close", "keep_time"))
+    deadline = timing.initial_deadline(now, allowed, *close_policy(version))
     # The first log entry is chained before the row is written, so the row goes in with its head (no UPDATE).
     data, digest = eventlog.prepare(eventlog.GENESIS, 1, "start",
                                     {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
@@ -136,6 +136,11 @@ def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_
     return attempt, True, entries
 
 
+def close_policy(version: Any) -> tuple[datetime | None, str]:
+    """(closes_at, on_close) of an exam version (frozen or a row): what the timing rules of the close take."""
+    return version.closes_at, version.definition.get("on_close", "keep_time")
+
+
 def _item_of(version: Any) -> dict[int, int]:
     return {int(k): v for k, v in version.definition["resolved"]["item_of"].items()}
 
@@ -147,7 +152,7 @@ _INSERTED_DEFAULTS = dict(extended_s=0.0, paused_total_s=0.0, outage_credit_s=0.
 #: The columns of a new attempt left out of its INSERT (NULL), for the loaded copy `start_session` returns.
 _NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_sid=None, active_worker=None,
                      active_client=None, connected_at=None, disconnected_at=None, result=None, score=None,
-                     max_score=None, percentage=None, is_passed=None, scored_at=None)
+                     max_score=None, percentage=None, is_passed=None, scored_at=None, score_retry_at=None)
 
 
 def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry]) -> bool:
@@ -282,7 +287,7 @@ def session_state(session: Session, attempt: ExamSession, now: datetime) -> dict
         sections.append({"id": sec["id"], "title": sec.get("title", ""), "start": start, "count": count})
         start += count
     c = clock(attempt, now)
-    ends_at_close = timing.ends_at_close(attempt.deadline_at, version.closes_at, defn.get("on_close", "keep_time"))
+    ends_at_close = timing.ends_at_close(attempt.deadline_at, *close_policy(version))
     return {
         "id": attempt.id, "status": attempt.status, "exam_id": attempt.exam_id, "title": version.title,
         "remaining_s": None if c.remaining_s is None else round(c.remaining_s, 3),
@@ -962,7 +967,11 @@ class Closed(NamedTuple):
     reason: str
 
 
-def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[Closed]:
+#: Attempts the sweeper submits per transaction.
+SWEEP_BATCH = 200
+
+
+def sweep_expired(session: Session, *, now: datetime, limit: int = SWEEP_BATCH) -> list[Closed]:
     """Submit attempts past deadline + grace, each exactly once across workers (scoring follows apart).
 
     The attempts are claimed with SELECT ... FOR UPDATE SKIP LOCKED: workers sweeping at once take disjoint
@@ -981,7 +990,7 @@ def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[
             continue
         version = session.get(ExamVersion, attempt.exam_version_id)  # one read per version and sweep
         reason = "time_expired"
-        if timing.ends_at_close(attempt.deadline_at, version.closes_at, version.definition.get("on_close", "keep_time")):
+        if timing.ends_at_close(attempt.deadline_at, *close_policy(version)):
             reason = "window_closed"
         lateness = (now - due).total_seconds()
         attempt.status, attempt.submitted_at, attempt.end_reason, attempt.active_key = (
@@ -996,17 +1005,23 @@ def sweep_expired(session: Session, *, now: datetime, limit: int = 200) -> list[
 _SUBMITTED_UNSCORED = (ExamSession.status == Status.SUBMITTED.value, ExamSession.scored_at.is_(None))
 
 
-def next_submitted(session: Session, *, skip: Any = (), limit: int = 1) -> list[ExamSession]:
+def next_submitted(session: Session, *, now: datetime, limit: int = 1) -> list[ExamSession]:
     """The oldest submitted attempts not scored yet and not being scored by another worker, locked.
 
     The sweeper's submissions, and any attempt a failure or a crash left submitted: `score` them in the same
     transaction, and each is scored exactly once (locked, SKIP LOCKED across workers; `scored_at` is set).
-    `skip`: ids to leave (their scoring failed a moment ago).
+    One whose scoring failed waits for its `score_retry_at` (`defer_scoring`).
     """
-    query = select(ExamSession).where(*_SUBMITTED_UNSCORED).order_by(ExamSession.submitted_at).limit(limit)
-    if skip:
-        query = query.where(ExamSession.id.not_in(list(skip)))
+    query = (select(ExamSession).where(*_SUBMITTED_UNSCORED, or_(ExamSession.score_retry_at.is_(None),
+                                                                  ExamSession.score_retry_at <= now))
+             .order_by(ExamSession.submitted_at).limit(limit))
     return list(session.scalars(query.with_for_update(skip_locked=True)))
+
+
+def defer_scoring(session: Session, session_id: str, *, until: datetime) -> None:
+    """Leave a submitted attempt whose scoring failed until `until` (every worker, and after a restart)."""
+    session.execute(update(ExamSession).where(ExamSession.id == session_id).values(score_retry_at=until)
+                    .execution_options(synchronize_session=False))
 
 
 def heartbeat(session: Session, *, now: datetime, worker: str, outage_threshold_s: float) -> float:
@@ -1039,8 +1054,7 @@ def heartbeat(session: Session, *, now: datetime, worker: str, outage_threshold_
         # Only the part of the outage after the attempt started counts, and not past a close that ends it.
         share = min(credit, max((now - attempt.started_at).total_seconds(), 0))
         version = exam_services.frozen_version(session, attempt.exam_version_id)
-        moved = timing.moved_deadline(attempt.deadline_at, timedelta(seconds=share), version.closes_at,
-                                      version.definition.get("on_close", "keep_time"))
+        moved = timing.moved_deadline(attempt.deadline_at, timedelta(seconds=share), *close_policy(version))
         share = (moved - attempt.deadline_at).total_seconds()
         if share <= 0:
             continue  # the window's close ends it: nothing to credit
@@ -1086,8 +1100,7 @@ def examiner_act(session: Session, actor: User, session_id: Any, action: str, *,
         attempt.paused_total_s += shift.total_seconds()
         if attempt.deadline_at is not None:
             version = exam_services.frozen_version(session, attempt.exam_version_id)
-            attempt.deadline_at = timing.moved_deadline(attempt.deadline_at, shift, version.closes_at,
-                                                        version.definition.get("on_close", "keep_time"))
+            attempt.deadline_at = timing.moved_deadline(attempt.deadline_at, shift, *close_policy(version))
         attempt.paused_at = None
         attempt.status = Status.IN_PROGRESS.value
         data["paused_s"] = round(shift.total_seconds(), 3)

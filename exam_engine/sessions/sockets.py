@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select
 from item_bank.errors import DomainError
 from item_bank.schemas import _nul_paths
 
-from ..auth.models import User
+from ..auth.models import User, extra_time_pct
 from ..auth.services import user_id_for_token
 from ..db import get_db, utcnow
 from ..errors import ack_error
@@ -135,7 +135,7 @@ class Starter(NamedTuple):
 
     @property
     def extra_time_pct(self) -> int:
-        return User.extra_time_pct.fget(self)
+        return extra_time_pct(self.accommodations)
 
 
 _USER_ACTIVE = select(User.is_active).where(User.id == bindparam("user_id"))

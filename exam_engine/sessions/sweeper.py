@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import time
+from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -109,7 +110,7 @@ def run_sweep_once(app: Flask, *, score_budget_s: float = 0.25) -> list[services
                     log.exception("sweep failed")
                     break
                 closed_all += closed
-                if len(closed) < 200:
+                if len(closed) < services.SWEEP_BATCH:
                     break
                 socketio.sleep(0)
             # Told after every batch is in: the claims of a thousand attempts come before their emits.
@@ -126,9 +127,7 @@ def run_sweep_once(app: Flask, *, score_budget_s: float = 0.25) -> list[services
     return closed_all
 
 
-#: Attempts whose scoring failed, and when to try again (seconds, monotonic): a failing one is not retried
-#: on every sweep.
-_SCORE_FAILED: dict[str, float] = {}
+#: A submitted attempt whose scoring failed is tried again this much later (not on every sweep).
 SCORE_RETRY_S = 60.0
 
 
@@ -140,18 +139,15 @@ def score_submitted(app: Flask, db, *, budget_s: float) -> int:  # noqa: ANN001
     """Score submitted attempts, a batch per transaction, for up to `budget_s`; learners get their new status.
 
     Each attempt is scored in its own savepoint: one whose scoring fails stays submitted, is logged, and is
-    left alone for SCORE_RETRY_S; the others go on.
+    left alone for SCORE_RETRY_S (in its row: by every worker); the others go on.
     """
     from .sockets import emit_status, notify_examiners_by_id
     t_end = time.monotonic() + budget_s
     done = 0
     while time.monotonic() < t_end:
-        for sid, until in list(_SCORE_FAILED.items()):
-            if until < time.monotonic():
-                del _SCORE_FAILED[sid]
         scored = []
         try:
-            attempts = services.next_submitted(db, skip=set(_SCORE_FAILED), limit=SCORE_BATCH)
+            attempts = services.next_submitted(db, now=utcnow(), limit=SCORE_BATCH)
             for attempt in attempts:
                 sid = attempt.id
                 try:
@@ -159,7 +155,7 @@ def score_submitted(app: Flask, db, *, budget_s: float) -> int:  # noqa: ANN001
                         services.score(db, attempt, now=utcnow())
                     scored.append((sid, attempt.status, attempt.end_reason))
                 except Exception:  # noqa: BLE001
-                    _SCORE_FAILED[sid] = time.monotonic() + SCORE_RETRY_S
+                    services.defer_scoring(db, sid, until=utcnow() + timedelta(seconds=SCORE_RETRY_S))
                     log.exception("scoring a submitted attempt failed; retried later", extra={"session_id": sid})
             db.commit()
         except Exception:  # noqa: BLE001

@@ -81,14 +81,14 @@ def test_sweeper_closes_exactly_once(app, client, make_exam, make_user, auth, db
     s1, s2 = database.session(), database.session()
     if db.get_bind().dialect.name == "postgresql":
         # Two workers at once: the second skips the attempt the first holds and takes the other one.
-        first, second = services.next_submitted(s1), services.next_submitted(s2)
+        first, second = services.next_submitted(s1, now=utcnow()), services.next_submitted(s2, now=utcnow())
         assert len(first) == len(second) == 1 and first[0].id != second[0].id
         for s, attempts in ((s1, first), (s2, second)):
             services.score(s, attempts[0], now=utcnow())
             scored.append(attempts[0].id)
     for s in (s1, s2):  # (SQLite: one after the other) then nothing is left to score
         s.commit()
-        while attempts := services.next_submitted(s):
+        while attempts := services.next_submitted(s, now=utcnow()):
             services.score(s, attempts[0], now=utcnow())
             scored.append(attempts[0].id)
             s.commit()
@@ -119,21 +119,26 @@ def test_a_sweep_submits_first_and_an_attempt_that_fails_scoring_holds_no_other_
         return real_score(session, attempt, **kw)
 
     monkeypatch.setattr(services, "score", score)
-    monkeypatch.setattr(sweeper, "_SCORE_FAILED", {})
     try:
         assert sorted(c.session_id for c in sweeper.run_sweep_once(app)) == sorted(sids)
         db.rollback()  # end the read snapshot
         assert [db.get(ExamSession, sid).status for sid in sids] == ["submitted", "scored", "scored"]
-        assert set(sweeper._SCORE_FAILED) == {sids[0]}
+        # Its retry time is kept in its row: every worker waits for it, after a restart too.
+        assert [db.get(ExamSession, sid).score_retry_at is not None for sid in sids] == [True, False, False]
+        assert db.get(ExamSession, sids[0]).score_retry_at > utcnow()
         monkeypatch.setattr(services, "score", real_score)
         assert sweeper.run_sweep_once(app) == []  # not retried at once
-        sweeper._SCORE_FAILED[sids[0]] = 0  # its retry time has come
+        db.rollback()  # end the read snapshot
+        db.expire_all()
+        assert db.get(ExamSession, sids[0]).status == "submitted"
+        db.get(ExamSession, sids[0]).score_retry_at = utcnow() - timedelta(seconds=1)  # its retry time has come
+        db.commit()
         sweeper.run_sweep_once(app)
     finally:
         app.extensions.pop("exam_engine.jobs_db").engine.dispose()  # the jobs' own pool, opened by the sweep
     db.rollback()  # end the read snapshot
     db.expire_all()
-    assert db.get(ExamSession, sids[0]).status == "scored" and not sweeper._SCORE_FAILED
+    assert db.get(ExamSession, sids[0]).status == "scored"
 
 
 def test_pause_resume_extend_terminate(started, db, app, instructor):

@@ -1,4 +1,5 @@
-"""connection holders: the worker incarnation and client instance holding an attempt's connection, and workers
+"""connection holders: the worker incarnation and client instance holding an attempt's connection, and workers;
+when a submitted attempt whose scoring failed is tried again
 
 Revision ID: 0007
 Revises: 0006
@@ -25,10 +26,12 @@ def upgrade() -> None:
     with op.batch_alter_table('exam_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('active_worker', sa.String(length=140), nullable=True))
         batch_op.add_column(sa.Column('active_client', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('score_retry_at', item_bank.orm.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('exam_sessions', schema=None) as batch_op:
+        batch_op.drop_column('score_retry_at')
         batch_op.drop_column('active_client')
         batch_op.drop_column('active_worker')
     op.drop_table('workers')
