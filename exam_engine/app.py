@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 from .config import load_config
 from .db import Database, close_db_session, db_session
 from .errors import error_body, register_error_handlers
-from .extensions import Api, socketio
+from .extensions import Api, Packet, socketio
 from .logs import configure_logging
 
 log = logging.getLogger("exam_engine.http")
@@ -156,7 +156,7 @@ def _init_socketio(app: Flask) -> None:
     socketio.init_app(app, async_mode=mode, message_queue=app.config.get("REDIS_URL"),
                       cors_allowed_origins=app.config.get("CORS_ORIGINS", []) or None,
                       ping_interval=10, ping_timeout=20, max_http_buffer_size=2_000_000, logger=False,
-                      engineio_logger=False)
+                      engineio_logger=False, serializer=Packet)
 
 
 def _find_user(session, email: str):  # noqa: ANN001, ANN202

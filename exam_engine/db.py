@@ -8,7 +8,9 @@ event or job that called them commits once.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import deque
 from typing import Any
 
 from flask import current_app, g
@@ -103,6 +105,55 @@ def ping_when_idle(engine: Engine, idle_s: float) -> None:
             raise DisconnectionError("pooled connection failed its ping")
 
 
+class GateTimeout(Exception):
+    """No place in a `FairGate` within its timeout (the caller was taken out of the queue)."""
+
+
+class FairGate:
+    """At most `size` holders at once; the others enter strictly in the order they arrived.
+
+    A freed place is handed to the longest waiter, never taken by a newcomer. A lock, a semaphore or
+    SQLAlchemy's pool queue lets a newcomer take the place a waiter was just woken for; the waiter then
+    queues again at the back, and under a burst (a start storm, a reconnect storm) some of the first to
+    arrive were served last. Works with threads and with gevent's patched `threading`.
+    A waiter that gets no place within `timeout_s` leaves the queue and gets `GateTimeout`.
+    """
+
+    def __init__(self, size: int, *, timeout_s: float = 30.0) -> None:
+        if size < 1:
+            raise ValueError("a gate needs at least one place")
+        self.size = size
+        self.timeout_s = timeout_s
+        self._free = size
+        self._waiters: deque[threading.Event] = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def __enter__(self) -> "FairGate":
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return self
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if not turn.wait(self.timeout_s):
+            with self._lock:
+                if not turn.is_set():  # (set between the timeout and the lock: the place is ours after all)
+                    self._waiters.remove(turn)
+                    raise GateTimeout(f"no place within {self.timeout_s:g} s ({len(self._waiters)} waiting)")
+        return self  # the place was handed over by the holder that left it
+
+    def __exit__(self, *_exc: Any) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
+
+
 class Database:
     """The engine and session factory of one app."""
 
@@ -110,6 +161,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url, immediate=immediate)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        size = self.engine.pool.size() if hasattr(self.engine.pool, "size") else 1
+        #: Socket events' transactions, in arrival order (see FairGate), below the pool's size so that
+        #: requests, jobs and group commits still find connections.
+        self.events = FairGate(int(os.environ.get("EXAM_ENGINE_EVENT_TXNS", 0)) or max(1, size // 2),
+                               timeout_s=float(os.environ.get("EXAM_ENGINE_EVENT_WAIT_S", 30)))
 
     def session(self) -> Session:
         """A new session (jobs and socket handlers own theirs)."""

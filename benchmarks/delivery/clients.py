@@ -78,6 +78,7 @@ async def storm_one(lr: Learner, http: aiohttp.ClientSession, args: argparse.Nam
         state = ack["session"]
         lr.items, lr.seq = state["items"], state["last_seq"]
         out["storm_lat"].append(loop.time() - at)
+        out["storm_g"].append(lr.g)
         out["storm_start_lag"].append(t0 - at)
         out["storm_steps"].append((t1 - t0, t2 - t1, loop.time() - t2))  # start, connect, join
         if lr.g == 0 and args.sample_state:
@@ -111,6 +112,7 @@ async def storm_one_lobby(lr: Learner, args: argparse.Namespace, at: float, out:
         state = ack["session"]
         lr.sid, lr.items, lr.seq = state["id"], state["items"], state["last_seq"]
         out["storm_lat"].append(loop.time() - at)
+        out["storm_g"].append(lr.g)
         out["storm_start_lag"].append(t0 - at)
         out["storm_steps"].append((0.0, 0.0, loop.time() - t0))  # start, connect, join: all in `start`
         if lr.g == 0 and args.sample_state:
@@ -170,7 +172,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         lr.base = bases[lr.g % len(bases)]  # several workers: learner g sticks to worker g mod K
     for lr in learners:
         lr.sio.on("disconnect", (lambda *_reason, lr=lr: setattr(lr, "connected", False)), namespace="/exam")
-    out: dict[str, Any] = {"storm_lat": [], "storm_start_lag": [], "storm_steps": [], "storm_errors": [], "sustain_lat": [], "sustain_errors": [],
+    out: dict[str, Any] = {"storm_lat": [], "storm_g": [], "storm_start_lag": [], "storm_steps": [], "storm_errors": [], "sustain_lat": [], "sustain_errors": [],
                            "sustain_done_at": [], "sustain_behind": 0, "saturate_lat": [], "saturate_errors": [],
                            "saturate_done_at": [], "acked": []}
     connector = aiohttp.TCPConnector(limit=0)

@@ -22,7 +22,7 @@ from item_bank.schemas import _nul_paths
 
 from ..auth.models import User, extra_time_pct
 from ..auth.services import user_id_for_token
-from ..db import get_db, utcnow
+from ..db import GateTimeout, get_db, utcnow
 from ..errors import ack_error
 from ..extensions import socketio
 from ..proctoring import notify as proctoring_notify, services as proctoring_services
@@ -177,13 +177,30 @@ class ExamNamespace(Namespace):
         t0 = time.perf_counter()
         if not isinstance(payload, dict):
             return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
-        db = get_db().session()
+        database = get_db()
+        try:
+            with database.events:  # in arrival order: a burst is served first come, first served
+                ack, after = self._transact(database, schema, payload, work, needs_join, caller)
+        except GateTimeout:
+            log.warning("socket event waited too long for a transaction", extra={"waiting": database.events.waiting})
+            return {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
+                                           "details": {"retry_after_s": 1}}}
+        metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
+        if after is not None:
+            after()  # emits go out after the commit
+        return ack
+
+    def _transact(self, database, schema, payload: dict, work: Callable, needs_join: bool,  # noqa: ANN001
+                  caller: str) -> tuple[dict, Callable | None]:
+        """`_run`'s transaction: (the ack, what to do once committed or None)."""
+        after = None
+        db = database.session()
         if needs_join:
             db.info[services.CONNECTION_SID] = request.sid  # refused by the service once another connection took over
         try:
             data = _schema(schema).load(payload)
             if needs_join and socket_session.get("session_id") != data["session_id"]:
-                return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
+                return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}, None
             if caller == "id":
                 active = db.execute(_USER_ACTIVE, {"user_id": socket_session["user_id"]}).scalar()
                 user = Caller(socket_session["user_id"]) if active else None
@@ -195,7 +212,7 @@ class ExamNamespace(Namespace):
                 user = user if user is not None and user.is_active else None
             if user is None:
                 disconnect()
-                return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}
+                return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}, None
             ack, after = work(db, user, data)
             db.commit()
         except services.RefusedButRecorded as exc:
@@ -208,10 +225,7 @@ class ExamNamespace(Namespace):
                 log.exception("socket handler failed")
         finally:
             db.close()
-        metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
-        if after is not None:
-            after()  # emits go out after the commit
-        return ack
+        return ack, after
 
     def on_join(self, payload=None):  # noqa: ANN001
         def work(db, user, data):  # noqa: ANN001

@@ -49,3 +49,18 @@ def test_gc_thresholds_are_checked(monkeypatch):
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_packets_find_binary_data_as_socketio_does(app):
+    from socketio import packet
+
+    from exam_engine.extensions import Packet, socketio
+    assert socketio.server.packet_class is Packet
+    cases = [None, 1, "text", b"raw", bytearray(b"x"), [], {}, [1, "a", {"b": [2, 3]}],
+             {"a": {"b": [{"c": b"deep"}]}}, [[[[bytearray(b"deep")]]]], {"k": ("tuple", b"not scanned")},
+             {"session": {"items": [{"id": i, "options": [{"id": "a"}, {"id": "b"}]} for i in range(50)]}},
+             [{"x": 1}, {"y": [None, True, 2.5, b"last"]}]]
+    for data in cases:
+        assert Packet.data_is_binary(data) == packet.Packet.data_is_binary(data), data
+    assert Packet(packet.ACK, data=[{"a": [b"x"]}], namespace="/exam", id=1).packet_type == packet.BINARY_ACK
+    assert Packet(packet.ACK, data=[{"a": ["x"]}], namespace="/exam", id=1).packet_type == packet.ACK
