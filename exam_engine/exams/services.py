@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
@@ -280,35 +280,54 @@ class _AttemptRow:
     submitted_at: datetime | None
 
 
+class StartFacts(NamedTuple):
+    """What starting an attempt reads, in one round trip (`start_facts`)."""
+
+    #: The caller's account: (role, accommodations), or None when it is disabled or gone.
+    account: tuple[str, dict | None] | None
+    exam_id: int | None
+    #: The exam's live version (cached), or None when it has none (or there is no such exam).
+    version: FrozenVersion | None
+    #: The learner's attempts of this exam, as (id, status, submitted_at) rows as `learner_standing` reads them.
+    attempts: list
+
+
 #: The statement of `start_facts`, built once on first use (building a select costs more than running it).
 _START_FACTS: Any = None
 
 
-def start_facts(session: Session, user: User, exam_id: int) -> tuple[Exam, FrozenVersion | None, list]:
-    """For starting an attempt, in one round trip: the exam, its live version (cached) and the learner's attempts.
+def start_facts(session: Session, user_id: int, exam_id: int) -> StartFacts:
+    """For starting an attempt, in one round trip: the account, the exam, its live version and the attempts.
 
-    The attempts are rows of (id, status, submitted_at), as `learner_standing` reads them.
+    Core columns from the tables (no ORM entity to load): the account is read here rather than before (a
+    `start` event is one statement shorter), so a disabled account is found here too.
     """
     global _START_FACTS
     if _START_FACTS is None:
+        from ..auth.models import User
         from ..sessions.models import ExamSession
 
+        user, exam, version, attempt = (User.__table__.c, Exam.__table__.c, ExamVersion.__table__.c,
+                                        ExamSession.__table__.c)
         _START_FACTS = (
-            select(Exam, ExamVersion.id, ExamSession.id, ExamSession.status, ExamSession.submitted_at)
-            .select_from(Exam)
-            .outerjoin(ExamVersion, and_(ExamVersion.exam_id == Exam.id, ExamVersion.version == Exam.live_version))
-            .outerjoin(ExamSession, and_(ExamSession.exam_id == Exam.id, ExamSession.user_id == bindparam("user_id")))
-            .where(Exam.id == bindparam("exam_id")))
-    rows = session.execute(_START_FACTS, {"exam_id": exam_id, "user_id": user.id}).all()
-    if not rows:
-        raise NotFound(f"no exam {exam_id}", code="exam_not_found")
-    exam, version_id = rows[0][0], rows[0][1]
-    if exam.live_version is None:
-        return exam, None, []
+            select(user.role, user.accommodations, user.is_active, exam.id, exam.live_version, version.id,
+                   attempt.id, attempt.status, attempt.submitted_at)
+            .select_from(User.__table__)
+            .outerjoin(Exam.__table__, exam.id == bindparam("exam_id"))
+            .outerjoin(ExamVersion.__table__, and_(version.exam_id == exam.id, version.version == exam.live_version))
+            .outerjoin(ExamSession.__table__, and_(attempt.exam_id == exam.id, attempt.user_id == user.id))
+            .where(user.id == bindparam("user_id")))
+    rows = session.connection().execute(_START_FACTS, {"exam_id": exam_id, "user_id": user_id}).all()
+    if not rows or not rows[0][2]:
+        return StartFacts(None, None, None, [])
+    first = rows[0]
+    account, found_id, live, version_id = (first[0], first[1]), first[3], first[4], first[5]
+    if found_id is None or live is None:
+        return StartFacts(account, found_id, None, [])
     if version_id is None:
-        raise NotFound(f"exam {exam.id} has no version {exam.live_version}", code="version_not_found")
-    attempts = [_AttemptRow(r[2], r[3], r[4]) for r in rows if r[2] is not None]
-    return exam, frozen_version(session, version_id), attempts
+        raise NotFound(f"exam {found_id} has no version {live}", code="version_not_found")
+    attempts = [_AttemptRow(r[6], r[7], r[8]) for r in rows if r[6] is not None]
+    return StartFacts(account, found_id, frozen_version(session, version_id), attempts)
 
 
 def window_state(defn: dict, now: datetime) -> str | None:
@@ -321,11 +340,12 @@ def window_state(defn: dict, now: datetime) -> str | None:
     return None
 
 
-def learner_standing(session: Session, user: User, exam: Exam, version: ExamVersion | FrozenVersion, now: datetime,
-                     *, rows: list | None = None) -> dict:
+def learner_standing(session: Session, user: User, exam: Exam | None, version: ExamVersion | FrozenVersion,
+                     now: datetime, *, rows: list | None = None) -> dict:
     """Attempts used and left, the open attempt, and whether (or why not) the learner can start now.
 
-    `rows`: the learner's attempts of this exam as (id, status, submitted_at), when already read.
+    `rows`: the learner's attempts of this exam as (id, status, submitted_at), when already read (then
+    `exam` is not needed).
     """
     from ..sessions.models import ExamSession
     from ..sessions.statuses import OPEN

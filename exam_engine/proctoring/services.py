@@ -470,6 +470,26 @@ def observe_join(session: Session, session_id: str, *, user_agent: str | None, n
     return effects
 
 
+def first_join(session: Session, attempt: ExamSession, appended: list, *, user_agent: str | None,
+               now: datetime) -> tuple[Effects | None, list[tuple[Any, dict]]]:
+    """`observe_join` for an attempt started and joined at once (the `start` event), before it is written.
+
+    Returns (the effects, [(the state table, the state's row)]) for the INSERT that writes the attempt: the
+    state its `start` entry and `appended` (its `connect`) make, as the first branch of `observe_join`
+    computes it, with nothing to observe in them; (None, []) when the exam's policy records nothing.
+    """
+    if any(entry.kind != "connect" for entry in appended):
+        raise ValueError("first_join observes a new attempt's connect entry only")
+    policy = policy_for_version(session, attempt.exam_version_id)
+    if not policy.is_recording:
+        return None, []
+    state = _new_state(attempt, now)
+    state.user_agent = (user_agent or "")[:300] or None
+    effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+    effects.merge(_scan(session, attempt, state, policy, now, entries=appended))
+    return effects, [(_STATE_TABLE, {key: getattr(state, key) for key in _STATE_KEYS})]
+
+
 _STATE_TABLE = ProctoringState.__table__
 _INSERT_STATE = _STATE_TABLE.insert()
 _STATE_KEYS = tuple(column.key for column in ProctoringState.__table__.columns)

@@ -22,11 +22,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 import scoring
 from item_bank.delivery import base_view, personal_view
-from item_bank.errors import DomainError, Forbidden, NotFound
+from item_bank.errors import DomainError, Forbidden, NotFound, Unauthorized
 from item_bank.models import ItemVersion
 from item_bank.services import version_as_dict
 
-from ..auth.models import User
+from ..auth.models import User, extra_time_pct
 from ..exams import services as exam_services
 from ..exams.assembly import assemble_form
 from ..exams.models import Exam, ExamVersion
@@ -47,6 +47,13 @@ class RefusedButRecorded(SessionError):
     """A refusal whose evidence (log entries written before it) must be committed, not rolled back."""
 
 
+class AccountDisabled(Unauthorized):
+    """The caller's account was disabled (or erased) after they connected: their connection is closed."""
+
+    def __init__(self) -> None:
+        super().__init__("the account is disabled", code="unauthorized")
+
+
 def _err(code: str, message: str, status: int = 409, **details: Any) -> SessionError:
     return SessionError(message, code=code, status=status, details=details or None)
 
@@ -63,27 +70,38 @@ class Connection(NamedTuple):
 def start_session(session: Session, user: User, exam_id: int, *, now: datetime, client_ip: str | None = None,
                   user_agent: str | None = None) -> tuple[ExamSession, bool]:
     """Start an attempt (or return the one in progress): eligibility, form assembly, deadline."""
-    attempt, created, _ = _start(session, user, exam_id, now=now, client_ip=client_ip, user_agent=user_agent)
+    attempt, created, _, _ = _start(session, user, exam_id, now=now, client_ip=client_ip, user_agent=user_agent)
     return attempt, created
 
 
-def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_ip: str | None = None,
-           user_agent: str | None = None,
-           connection: Connection | None = None) -> tuple[ExamSession, bool, list[eventlog.Entry]]:
-    """`start_session`, also returning the log entries a new attempt was written with.
+#: What a new attempt started on a connection also writes in its INSERT: given the attempt as it will be
+#: stored and the entries after `start`, (what to keep for the caller, [(table, row), ...]).
+FirstJoin = Callable[[ExamSession, list], tuple[Any, list[tuple[Any, dict]]]]
 
+
+def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_ip: str | None = None,
+           user_agent: str | None = None, connection: Connection | None = None,
+           first_join: FirstJoin | None = None) -> tuple[ExamSession, bool, list[eventlog.Entry], Any]:
+    """`start_session`, also returning the log entries a new attempt was written with and what `first_join` kept.
+
+    `user` needs only an `id`: the account is read with the exam (a disabled one raises AccountDisabled).
     With `connection` a new attempt is written already joined to it: its `connect` entry follows `start` in
-    the same INSERT (no second round trip, lock and UPDATE as a `join` right after would cost).
+    the same INSERT (no second round trip, lock and UPDATE as a `join` right after would cost), and so are
+    the rows `first_join` gives (the proctoring state the join would insert).
     """
-    if user.role != "learner":
+    # The account, the exam, its live version (frozen: cached per process) and the attempts, in one round trip.
+    facts = exam_services.start_facts(session, user.id, exam_id)
+    if facts.account is None:
+        raise AccountDisabled()
+    role, accommodations = facts.account
+    if role != "learner":
         raise Forbidden("only learners take exams", code="role_required")
-    # The exam, its live version (frozen: cached per process) and the learner's attempts, in one round trip.
-    exam, version, rows = exam_services.start_facts(session, user, exam_id)
+    version = facts.version
     if version is None:
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
-    standing = exam_services.learner_standing(session, user, exam, version, now, rows=rows)
+    standing = exam_services.learner_standing(session, user, None, version, now, rows=facts.attempts)
     if standing["active_session_id"]:
-        return session.get(ExamSession, standing["active_session_id"]), False, []
+        return session.get(ExamSession, standing["active_session_id"]), False, [], None
     if not standing["can_start"]:
         reason = standing["cannot_start_reason"]
         messages = {"exam_not_open": "the exam is not open yet", "exam_closed": "the exam is closed",
@@ -101,12 +119,13 @@ def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_
         form, adaptive_state = first_form(defn, seed)
     else:
         form = assemble_form(defn["sections"], defn["resolved"]["candidates"], version.derived("item_of", _item_of), seed)
-    allowed = timing.allowed_seconds(defn.get("time_limit_s"), user.extra_time_pct)
+    extra = extra_time_pct(accommodations)
+    allowed = timing.allowed_seconds(defn.get("time_limit_s"), extra)
     deadline = timing.initial_deadline(now, allowed, *close_policy(version))
     # The first log entry is chained before the row is written, so the row goes in with its head (no UPDATE).
     data, digest = eventlog.prepare(eventlog.GENESIS, 1, "start",
                                     {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
-                                     "allowed_s": allowed, "extra_time_pct": user.extra_time_pct, "ip": client_ip},
+                                     "allowed_s": allowed, "extra_time_pct": extra, "ip": client_ip},
                                     at=now, actor_id=user.id)
     entries = [eventlog.Entry(session_id, 1, "start", data, now, user.id, eventlog.GENESIS, digest)]
     joined = {}
@@ -116,24 +135,25 @@ def _start(session: Session, user: User, exam_id: int, *, now: datetime, client_
                                            at=now, actor_id=user.id))
         joined = dict(active_sid=connection.sid, active_worker=connection.holder, active_client=connection.client_id,
                       is_connected=True, connected_at=now)
-    values = dict(id=session_id, exam_id=exam.id, exam_version_id=version.id, user_id=user.id,
-                  attempt_no=standing["attempts_used"] + 1, active_key=f"{exam.id}:{user.id}",
+    values = dict(id=session_id, exam_id=facts.exam_id, exam_version_id=version.id, user_id=user.id,
+                  attempt_no=standing["attempts_used"] + 1, active_key=f"{facts.exam_id}:{user.id}",
                   status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
                   allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
                   user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
                   adaptive_state=adaptive_state, log_length=len(entries), log_head=entries[-1].hash,
                   **{**_INSERTED_DEFAULTS, **joined})
-    if not _insert_attempt(session, values, entries):
-        # A concurrent start by the same learner won the race: return that attempt.
-        existing = session.scalar(select(ExamSession).where(ExamSession.active_key == f"{exam.id}:{user.id}"))
-        if existing is None:
-            raise RuntimeError(f"attempt not stored: {exam.id}:{user.id} conflicts with no open attempt")
-        return existing, False, []
-    # The row as stored, without reading it back: every other column has its default.
+    # The row as it will be stored, without reading it back: every other column has its default.
     attempt = ExamSession(**{**_NOT_INSERTED, **values})
+    kept, also = first_join(attempt, entries[1:]) if first_join is not None and connection is not None else (None, [])
+    if not _insert_attempt(session, values, entries, also):
+        # A concurrent start by the same learner won the race: return that attempt.
+        existing = session.scalar(select(ExamSession).where(ExamSession.active_key == values["active_key"]))
+        if existing is None:
+            raise RuntimeError(f"attempt not stored: {values['active_key']} conflicts with no open attempt")
+        return existing, False, [], None
     make_transient_to_detached(attempt)
     session.add(attempt)
-    return attempt, True, entries
+    return attempt, True, entries, kept
 
 
 def close_policy(version: Any) -> tuple[datetime | None, str]:
@@ -155,45 +175,59 @@ _NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_
                      max_score=None, percentage=None, is_passed=None, scored_at=None, score_retry_at=None)
 
 
-def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry]) -> bool:
-    """INSERT the new attempt and its first log entries, unless the learner already has an open attempt.
+def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry],
+                    also: list[tuple[Any, dict]] = ()) -> bool:
+    """INSERT the new attempt, its first log entries and the rows `also` names, unless the learner already
+    has an open attempt.
 
-    SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, and
-    the entries. On PostgreSQL all is one statement (the entries' INSERT selects from the attempt's, so they
-    are written only when the attempt is); SQLite runs them in turn. A conflicting start still in flight is
-    waited for, as before.
+    SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, the
+    entries and the other rows. On PostgreSQL all is one statement (the others' INSERTs select from the
+    attempt's, so they are written only when the attempt is); SQLite runs them in turn. A conflicting start
+    still in flight is waited for, as before.
     """
     dialect = session.get_bind().dialect.name
-    key = (dialect, frozenset(values), len(entries))
+    key = (dialect, frozenset(values), len(entries), tuple((table.name, frozenset(row)) for table, row in also))
     stmt = _INSERT_ATTEMPT.get(key)
     if stmt is None:
-        stmt = _INSERT_ATTEMPT[key] = _insert_attempt_statement(dialect, values, len(entries))
+        stmt = _INSERT_ATTEMPT[key] = _insert_attempt_statement(dialect, values, len(entries), also)
+    connection = session.connection()
     if dialect != "postgresql":
-        if session.execute(stmt[0], values).first() is None:
+        if connection.execute(stmt[0], values).first() is None:
             return False
-        session.execute(stmt[1], [e._asdict() for e in entries])
+        connection.execute(stmt[1], [e._asdict() for e in entries])
+        for (_table, row), insert in zip(also, stmt[2]):
+            connection.execute(insert, row)
         return True
     params = dict(values)
     for i, entry in enumerate(entries):
         params.update({f"e{i}_{c}": v for c, v in entry._asdict().items() if c != "session_id"})
-    return session.execute(stmt, params).first() is not None
+    for j, (_table, row) in enumerate(also):
+        params.update({f"a{j}_{c}": v for c, v in row.items()})
+    return connection.execute(stmt, params).first() is not None
 
 
-def _insert_attempt_statement(dialect: str, values: dict, n_entries: int) -> Any:
+def _insert_attempt_statement(dialect: str, values: dict, n_entries: int, also: list[tuple[Any, dict]]) -> Any:
     table, events = ExamSession.__table__, SessionEvent.__table__
     if dialect != "postgresql":
         from sqlalchemy.dialects.sqlite import insert as upsert
         return (upsert(table).on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id),
-                events.insert())
+                events.insert(), [other.insert() for other, _row in also])
     from sqlalchemy.dialects.postgresql import insert as upsert
     attempt = (upsert(table).values({key: bindparam(key, type_=table.c[key].type) for key in values})
                .on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id).cte("new_attempt"))
     columns = ("idx", "kind", "data", "at", "actor_id", "prev_hash", "hash")
     rows = [select(attempt.c.id, *(bindparam(f"e{i}_{c}", type_=events.c[c].type) for c in columns))
             for i in range(n_entries)]
-    entry = events.insert().from_select(["session_id", *columns],
-                                        rows[0] if n_entries == 1 else union_all(*rows)).cte("first_entries")
-    return select(attempt.c.id).add_cte(entry)
+    stmt = select(attempt.c.id).add_cte(
+        events.insert().from_select(["session_id", *columns], rows[0] if n_entries == 1 else union_all(*rows))
+        .cte("first_entries"))
+    for j, (other, row) in enumerate(also):
+        # Each row names the attempt's id (its key): it is selected from the attempt's INSERT like the entries.
+        names = sorted(row)
+        stmt = stmt.add_cte(other.insert().from_select(
+            names, select(*(bindparam(f"a{j}_{c}", type_=other.c[c].type) for c in names))
+            .where(attempt.c.id.is_not(None)).select_from(attempt)).cte(f"also_{j}"))
+    return stmt
 
 
 #: The statements of `_insert_attempt` per dialect, columns and number of entries (built once).
@@ -335,6 +369,10 @@ class Joined(NamedTuple):
     superseded: str | None
     #: The log entries this join appended, in order.
     entries: list[eventlog.Entry]
+    #: What `first_join` kept when the attempt was started and joined at once (`start_and_join`).
+    observed: Any = None
+    #: Whether `first_join` already did the join's bookkeeping (then `observed` is its outcome, None included).
+    is_observed: bool = False
 
 
 def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
@@ -399,20 +437,22 @@ def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now
     return Joined(attempt, session_state(session, attempt, now), superseded, entries)
 
 
-def start_and_join(session: Session, user: User, exam_id: int, *, sid: str, now: datetime, ip: str | None = None,
+def start_and_join(session: Session, user: Any, exam_id: int, *, sid: str, now: datetime, ip: str | None = None,
                    user_agent: str | None = None, client_id: str | None = None, holder: str | None = None,
-                   local_alive: Callable[[str], bool] | None = None, stale_s: float = 30.0) -> Joined:
+                   local_alive: Callable[[str], bool] | None = None, stale_s: float = 30.0,
+                   first_join: FirstJoin | None = None) -> Joined:
     """The `start` event: start an attempt on this connection and join it, in one transaction.
 
-    A new attempt is written joined (`_start` with the connection); an attempt already in progress is
-    joined as `join` would (a reload of the start page, a second device: the same rules).
+    A new attempt is written joined (`_start` with the connection, and with the rows of `first_join`, whose
+    kept value is the Joined's `observed`); an attempt already in progress is joined as `join` would (a
+    reload of the start page, a second device: the same rules).
     """
-    attempt, created, entries = _start(session, user, exam_id, now=now, client_ip=ip, user_agent=user_agent,
-                                       connection=Connection(sid, holder, client_id))
+    attempt, created, entries, kept = _start(session, user, exam_id, now=now, client_ip=ip, user_agent=user_agent,
+                                             connection=Connection(sid, holder, client_id), first_join=first_join)
     if not created:
         return join_attempt(session, user, attempt.id, sid=sid, now=now, ip=ip, user_agent=user_agent,
                             client_id=client_id, holder=holder, local_alive=local_alive, stale_s=stale_s)
-    return Joined(attempt, session_state(session, attempt, now), None, entries[1:])
+    return Joined(attempt, session_state(session, attempt, now), None, entries[1:], kept, first_join is not None)
 
 
 _WORKER_STATE = select(Worker.incarnation, Worker.started_at, Worker.last_alive_at,

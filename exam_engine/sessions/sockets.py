@@ -8,6 +8,7 @@ which attempt they joined.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any, Callable, NamedTuple
@@ -20,7 +21,7 @@ from sqlalchemy import bindparam, select
 from item_bank.errors import DomainError
 from item_bank.schemas import _nul_paths
 
-from ..auth.models import User, extra_time_pct
+from ..auth.models import User
 from ..auth.services import user_id_for_token
 from ..db import GateTimeout, get_db, utcnow
 from ..errors import ack_error
@@ -93,8 +94,12 @@ def _joined(db, joined: services.Joined) -> tuple[dict, Callable]:  # noqa: ANN0
     """The ack of `join` (and `start`), and what to do once it is committed."""
     session_id, state, superseded = joined.attempt.id, joined.state, joined.superseded
     state["proctoring"] = proctoring_services.notice_for_version(db, joined.attempt.exam_version_id)
-    effects = proctoring_services.observe_join(db, session_id, now=utcnow(), user_agent=request.headers.get("User-Agent"),
-                                               attempt=joined.attempt, appended=joined.entries)
+    if joined.is_observed:  # started and joined at once: the state went in with the attempt
+        effects = joined.observed
+    else:
+        effects = proctoring_services.observe_join(db, session_id, now=utcnow(),
+                                                   user_agent=request.headers.get("User-Agent"),
+                                                   attempt=joined.attempt, appended=joined.entries)
 
     def after() -> None:
         socket_session["session_id"] = session_id
@@ -120,26 +125,12 @@ def _client_ip() -> str | None:
 
 
 class Caller(NamedTuple):
-    """The caller of an event whose service needs only their id (join)."""
+    """The caller of an event whose service needs only their id (join, start)."""
 
     id: int
-
-
-class Starter(NamedTuple):
-    """The caller of `start`: what starting an attempt reads of the account (loading the whole user cost a
-    tenth of a start storm)."""
-
-    id: int
-    role: str
-    accommodations: dict | None
-
-    @property
-    def extra_time_pct(self) -> int:
-        return extra_time_pct(self.accommodations)
 
 
 _USER_ACTIVE = select(User.is_active).where(User.id == bindparam("user_id"))
-_STARTER = select(User.id, User.role, User.accommodations).where(User.id == bindparam("user_id"), User.is_active.is_(True))
 
 
 class ExamNamespace(Namespace):
@@ -172,7 +163,7 @@ class ExamNamespace(Namespace):
         """Validate, call the service in one transaction, commit, and return the ack (or the error ack).
 
         `caller`: what `work` gets of the (active) account: "user" the User, "id" only its id (`Caller`),
-        "starter" what a start reads (`Starter`).
+        "id_unchecked" its id unread, for a service that reads the account itself and raises AccountDisabled.
         """
         t0 = time.perf_counter()
         if not isinstance(payload, dict):
@@ -204,9 +195,8 @@ class ExamNamespace(Namespace):
             if caller == "id":
                 active = db.execute(_USER_ACTIVE, {"user_id": socket_session["user_id"]}).scalar()
                 user = Caller(socket_session["user_id"]) if active else None
-            elif caller == "starter":
-                row = db.execute(_STARTER, {"user_id": socket_session["user_id"]}).first()
-                user = Starter(*row) if row else None
+            elif caller == "id_unchecked":
+                user = Caller(socket_session["user_id"])  # the service reads the account (AccountDisabled)
             else:
                 user = db.get(User, socket_session["user_id"])
                 user = user if user is not None and user.is_active else None
@@ -215,6 +205,10 @@ class ExamNamespace(Namespace):
                 return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}, None
             ack, after = work(db, user, data)
             db.commit()
+        except services.AccountDisabled as exc:
+            db.rollback()
+            disconnect()
+            ack, after = ack_error(exc), None
         except services.RefusedButRecorded as exc:
             db.commit()  # the refusal stands, and so does the log entry that records it
             ack, after = ack_error(exc), None
@@ -235,8 +229,12 @@ class ExamNamespace(Namespace):
     def on_start(self, payload=None):  # noqa: ANN001
         """Start an attempt of an exam on this connection and join it (a learner waiting on the exam page)."""
         def work(db, user, data):  # noqa: ANN001
-            return _joined(db, services.start_and_join(db, user, data["exam_id"], **_connection(data)))
-        return self._run(StartSchema, payload, work, needs_join=False, caller="starter")
+            connection = _connection(data)
+            first_join = functools.partial(proctoring_services.first_join, db, user_agent=connection["user_agent"],
+                                           now=connection["now"])
+            return _joined(db, services.start_and_join(db, user, data["exam_id"], **connection, first_join=first_join))
+        # The account is read with the exam (services.start_facts): one statement fewer.
+        return self._run(StartSchema, payload, work, needs_join=False, caller="id_unchecked")
 
     def on_answer(self, payload=None):  # noqa: ANN001
         """Queued for the worker's next group commit (sessions/answers.py); acked once committed."""

@@ -305,6 +305,61 @@ def test_start_on_the_socket_starts_and_joins_in_one_step(client, make_exam, lea
     assert refused(make_user("examiner"), {"exam_id": exam_id}) == "role_required"
 
 
+def test_start_on_the_socket_writes_the_proctoring_state_with_the_attempt(app, make_exam, learner, socket_for, db):
+    """A recorded exam: the state the first join makes goes in with the attempt (the start's one write), as
+    a `join` would have made it; on PostgreSQL the whole start is the account-and-exam read and that write."""
+    from sqlalchemy import event
+
+    from exam_engine.proctoring.models import ProctoringState
+    from exam_engine.sessions import eventlog
+    from exam_engine.sessions.models import ExamSession
+    exam_id = make_exam(proctoring={"level": "standard"})
+    sc = socket_for(learner)
+    engine = app.extensions["exam_engine.db"].engine
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_args):  # noqa: ANN001, ANN002
+        if statement.strip() != "SELECT 1" and "item_versions" not in statement and "exam_versions.status" not in statement:
+            seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        ack = sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert ack["ok"], ack
+    assert ack["session"]["proctoring"]["is_recorded"]
+    sid = ack["session"]["id"]
+    if engine.dialect.name == "postgresql":
+        assert len(seen) == 2, seen
+        assert seen[0].startswith("SELECT users.role") and "proctoring_states" in seen[1]
+    db.rollback()
+    state = db.get(ProctoringState, sid)
+    attempt = db.get(ExamSession, sid)
+    assert state is not None and state.log_idx == attempt.log_length == 2
+    assert state.last_activity_at == attempt.connected_at and state.counts == {} and state.answered_items == []
+    assert state.user_agent == attempt.user_agent
+    assert eventlog.verify_session(db, sid).ok
+    # The attempt goes on as any other: a later join of the same page finds the state and adds nothing.
+    again = sc.emit("join", {"session_id": sid}, namespace="/exam", callback=True)
+    assert again["ok"], again
+    db.rollback()
+    assert db.get(ProctoringState, sid).log_idx == db.get(ExamSession, sid).log_length
+
+
+def test_start_on_the_socket_of_an_account_disabled_since_connecting(make_exam, learner, socket_for, db):
+    from exam_engine.auth.models import User
+    exam_id = make_exam()
+    sc = socket_for(learner)
+    db.get(User, learner.id).is_active = False
+    db.commit()
+    ack = sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+    assert ack == {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}
+    assert not sc.is_connected("/exam")
+    from exam_engine.sessions.models import ExamSession
+    assert db.query(ExamSession).filter_by(user_id=learner.id).count() == 0
+
+
 def test_exam_definition_validation(client, bank_items):
     _, ids, h = bank_items
     bad = [
