@@ -471,12 +471,13 @@ def observe_join(session: Session, session_id: str, *, user_agent: str | None, n
 
 
 def first_join(session: Session, attempt: ExamSession, appended: list, *, user_agent: str | None,
-               now: datetime) -> tuple[Effects | None, list[tuple[Any, dict]]]:
+               now: datetime) -> tuple[Effects | None, list[tuple[Any, str, dict]]]:
     """`observe_join` for an attempt started and joined at once (the `start` event), before it is written.
 
-    Returns (the effects, [(the state table, the state's row)]) for the INSERT that writes the attempt: the
-    state its `start` entry and `appended` (its `connect`) make, as the first branch of `observe_join`
-    computes it, with nothing to observe in them; (None, []) when the exam's policy records nothing.
+    Returns (the effects, [(the state table, its column naming the attempt, the rest of the state's row)])
+    for the INSERT that writes the attempt: the state its `start` entry and `appended` (its `connect`)
+    make, as the first branch of `observe_join` computes it, with nothing to observe in them; (None, [])
+    when the exam's policy records nothing.
     """
     if any(entry.kind != "connect" for entry in appended):
         raise ValueError("first_join observes a new attempt's connect entry only")
@@ -487,7 +488,8 @@ def first_join(session: Session, attempt: ExamSession, appended: list, *, user_a
     state.user_agent = (user_agent or "")[:300] or None
     effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
     effects.merge(_scan(session, attempt, state, policy, now, entries=appended))
-    return effects, [(_STATE_TABLE, {key: getattr(state, key) for key in _STATE_KEYS})]
+    row = {key: getattr(state, key) for key in _STATE_KEYS if key != "session_id"}
+    return effects, [(_STATE_TABLE, "session_id", row)]
 
 
 _STATE_TABLE = ProctoringState.__table__

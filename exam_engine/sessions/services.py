@@ -15,7 +15,7 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select, union_all, update
+from sqlalchemy import bindparam, func, literal_column, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -75,8 +75,9 @@ def start_session(session: Session, user: User, exam_id: int, *, now: datetime, 
 
 
 #: What a new attempt started on a connection also writes in its INSERT: given the attempt as it will be
-#: stored and the entries after `start`, (what to keep for the caller, [(table, row), ...]).
-FirstJoin = Callable[[ExamSession, list], tuple[Any, list[tuple[Any, dict]]]]
+#: stored and the entries after `start`, (what to keep for the caller, [(table, the column naming the
+#: attempt, the rest of the row), ...]).
+FirstJoin = Callable[[ExamSession, list], tuple[Any, list[tuple[Any, str, dict]]]]
 
 
 def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_ip: str | None = None,
@@ -141,9 +142,9 @@ def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_i
                   allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
                   user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
                   adaptive_state=adaptive_state, log_length=len(entries), log_head=entries[-1].hash,
-                  **{**_INSERTED_DEFAULTS, **joined})
+                  **{"is_connected": False, **joined})
     # The row as it will be stored, without reading it back: every other column has its default.
-    attempt = ExamSession(**{**_NOT_INSERTED, **values})
+    attempt = ExamSession(**{**_NOT_INSERTED, **_NEW_ATTEMPT, **values})
     kept, also = first_join(attempt, entries[1:]) if first_join is not None and connection is not None else (None, [])
     if not _insert_attempt(session, values, entries, also):
         # A concurrent start by the same learner won the race: return that attempt.
@@ -165,10 +166,12 @@ def _item_of(version: Any) -> dict[int, int]:
     return {int(k): v for k, v in version.definition["resolved"]["item_of"].items()}
 
 
-#: A new attempt's columns that have a default, inserted explicitly (the model's defaults; a statement that
-#: names every column needs no defaults filled in at execution, which a SELECT around an INSERT would not do).
-_INSERTED_DEFAULTS = dict(extended_s=0.0, paused_total_s=0.0, outage_credit_s=0.0, last_seq=0, position=0,
-                          is_connected=False, disconnected_total_s=0.0, risk=0.0)
+#: What every new attempt starts with (no extension, pause, outage credit, answer, move, time offline or
+#: risk yet), written as constants in its INSERT: fewer parameters (psycopg parses a statement of more than
+#: 50 parameters again on every execution), and a statement that names every column needs no defaults
+#: filled in at execution, which a SELECT around an INSERT would not do.
+_NEW_ATTEMPT = dict(extended_s=0.0, paused_total_s=0.0, outage_credit_s=0.0, last_seq=0, position=0,
+                    disconnected_total_s=0.0, risk=0.0)
 #: The columns of a new attempt left out of its INSERT (NULL), for the loaded copy `start_session` returns.
 _NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_sid=None, active_worker=None,
                      active_client=None, connected_at=None, disconnected_at=None, result=None, score=None,
@@ -176,57 +179,67 @@ _NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_
 
 
 def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry],
-                    also: list[tuple[Any, dict]] = ()) -> bool:
+                    also: list[tuple[Any, str, dict]] = ()) -> bool:
     """INSERT the new attempt, its first log entries and the rows `also` names, unless the learner already
     has an open attempt.
 
-    SQLAlchemy Core, statements built once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, the
-    entries and the other rows. On PostgreSQL all is one statement (the others' INSERTs select from the
-    attempt's, so they are written only when the attempt is); SQLite runs them in turn. A conflicting start
-    still in flight is waited for, as before.
+    `also`: (table, the column naming the attempt, the rest of the row). SQLAlchemy Core, statements built
+    once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, the entries and the other rows. On
+    PostgreSQL all is one statement: the others' INSERTs select the attempt's id from its INSERT, so they
+    are written only when the attempt is, and the values the entries share are one parameter each (under
+    psycopg's 50 for a statement it parses once). SQLite runs them in turn. A conflicting start still in
+    flight is waited for, as before.
     """
     dialect = session.get_bind().dialect.name
-    key = (dialect, frozenset(values), len(entries), tuple((table.name, frozenset(row)) for table, row in also))
+    first = entries[0]
+    shared = frozenset(column for column in eventlog.Entry._fields
+                       if all(getattr(entry, column) == getattr(first, column) for entry in entries[1:]))
+    key = (dialect, frozenset(values), len(entries), shared,
+           tuple((table.name, column, frozenset(row)) for table, column, row in also))
     stmt = _INSERT_ATTEMPT.get(key)
     if stmt is None:
-        stmt = _INSERT_ATTEMPT[key] = _insert_attempt_statement(dialect, values, len(entries), also)
+        stmt = _INSERT_ATTEMPT[key] = _insert_attempt_statement(dialect, values, len(entries), shared, also)
     connection = session.connection()
     if dialect != "postgresql":
-        if connection.execute(stmt[0], values).first() is None:
+        if connection.execute(stmt[0], {**_NEW_ATTEMPT, **values}).first() is None:
             return False
         connection.execute(stmt[1], [e._asdict() for e in entries])
-        for (_table, row), insert in zip(also, stmt[2]):
-            connection.execute(insert, row)
+        for (_table, column, row), insert in zip(also, stmt[2]):
+            connection.execute(insert, {**row, column: values["id"]})
         return True
     params = dict(values)
     for i, entry in enumerate(entries):
-        params.update({f"e{i}_{c}": v for c, v in entry._asdict().items() if c != "session_id"})
-    for j, (_table, row) in enumerate(also):
+        params.update({f"e_{c}" if c in shared else f"e{i}_{c}": v for c, v in entry._asdict().items()
+                       if c != "session_id"})
+    for j, (_table, _column, row) in enumerate(also):
         params.update({f"a{j}_{c}": v for c, v in row.items()})
     return connection.execute(stmt, params).first() is not None
 
 
-def _insert_attempt_statement(dialect: str, values: dict, n_entries: int, also: list[tuple[Any, dict]]) -> Any:
+def _insert_attempt_statement(dialect: str, values: dict, n_entries: int, shared: frozenset[str],
+                              also: list[tuple[Any, str, dict]]) -> Any:
     table, events = ExamSession.__table__, SessionEvent.__table__
     if dialect != "postgresql":
         from sqlalchemy.dialects.sqlite import insert as upsert
         return (upsert(table).on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id),
-                events.insert(), [other.insert() for other, _row in also])
+                events.insert(), [other.insert() for other, _column, _row in also])
     from sqlalchemy.dialects.postgresql import insert as upsert
-    attempt = (upsert(table).values({key: bindparam(key, type_=table.c[key].type) for key in values})
-               .on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id).cte("new_attempt"))
+    row = {key: bindparam(key, type_=table.c[key].type) for key in values}
+    row.update({key: literal_column(repr(value)) for key, value in _NEW_ATTEMPT.items()})
+    attempt = (upsert(table).values(row).on_conflict_do_nothing(index_elements=[table.c.active_key])
+               .returning(table.c.id).cte("new_attempt"))
     columns = ("idx", "kind", "data", "at", "actor_id", "prev_hash", "hash")
-    rows = [select(attempt.c.id, *(bindparam(f"e{i}_{c}", type_=events.c[c].type) for c in columns))
+    rows = [select(attempt.c.id, *(bindparam(f"e_{c}" if c in shared else f"e{i}_{c}", type_=events.c[c].type)
+                                   for c in columns))
             for i in range(n_entries)]
     stmt = select(attempt.c.id).add_cte(
         events.insert().from_select(["session_id", *columns], rows[0] if n_entries == 1 else union_all(*rows))
         .cte("first_entries"))
-    for j, (other, row) in enumerate(also):
-        # Each row names the attempt's id (its key): it is selected from the attempt's INSERT like the entries.
-        names = sorted(row)
+    for j, (other, column, other_row) in enumerate(also):
+        names = sorted(other_row)
         stmt = stmt.add_cte(other.insert().from_select(
-            names, select(*(bindparam(f"a{j}_{c}", type_=other.c[c].type) for c in names))
-            .where(attempt.c.id.is_not(None)).select_from(attempt)).cte(f"also_{j}"))
+            [column, *names], select(attempt.c.id, *(bindparam(f"a{j}_{c}", type_=other.c[c].type) for c in names)))
+            .cte(f"also_{j}"))
     return stmt
 
 
