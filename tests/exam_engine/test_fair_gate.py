@@ -105,3 +105,20 @@ def test_a_waiter_that_times_out_leaves_the_queue_and_frees_nothing():
 def test_size_must_be_positive():
     with pytest.raises(ValueError):
         FairGate(0)
+
+
+def test_a_socket_event_without_a_turn_in_time_is_answered_server_busy(app, make_exam, learner, socket_for, db):
+    from exam_engine.sessions.models import ExamSession
+    exam_id = make_exam()
+    sc = socket_for(learner)
+    database = app.extensions["exam_engine.db"]
+    kept, database.events = database.events, FairGate(1, timeout_s=0.05)
+    try:
+        with database.events:  # every place taken (a burst ahead of this event)
+            ack = sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+    finally:
+        database.events = kept
+    assert ack == {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
+                                          "details": {"retry_after_s": 1}}}
+    assert db.query(ExamSession).filter_by(user_id=learner.id).count() == 0  # nothing was done
+    assert sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)["ok"]  # sent again: done
