@@ -139,12 +139,26 @@ class FairGate:
                 return self
             turn = threading.Event()
             self._waiters.append(turn)
-        if not turn.wait(self.timeout_s):
-            with self._lock:
-                if not turn.is_set():  # (set between the timeout and the lock: the place is ours after all)
-                    self._waiters.remove(turn)
-                    raise GateTimeout(f"no place within {self.timeout_s:g} s ({len(self._waiters)} waiting)")
+        try:
+            got = turn.wait(self.timeout_s)
+        except BaseException:  # interrupted (a killed greenlet, a timeout around us): leave the queue
+            if self._leave(turn):
+                self.__exit__()  # the place had just been handed over: pass it on, it is not ours to keep
+            raise
+        if not got and not self._leave(turn):
+            raise GateTimeout(f"no place within {self.timeout_s:g} s ({len(self._waiters)} waiting)")
         return self  # the place was handed over by the holder that left it
+
+    def _leave(self, turn: threading.Event) -> bool:
+        """A waiter gives up: it leaves the queue, unless its place was handed over meanwhile.
+
+        Returns whether the place is its own (handed over): the caller then keeps it or passes it on.
+        """
+        with self._lock:
+            if not turn.is_set():
+                self._waiters.remove(turn)
+                return False
+        return True
 
     def __exit__(self, *_exc: Any) -> None:
         with self._lock:
@@ -161,11 +175,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url, immediate=immediate)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        size = self.engine.pool.size() if hasattr(self.engine.pool, "size") else 1
+        size = getattr(self.engine.pool, "size", None)
+        size = size() if callable(size) else 1  # (SQLite's in-memory pools have no size to read)
         #: Socket events' transactions, in arrival order (see FairGate), below the pool's size so that
-        #: requests, jobs and group commits still find connections.
+        #: requests, jobs and group commits still find connections. The wait is under the web client's
+        #: 10 s ack timeout: a client told `server_busy` sends again, one that timed out would too.
         self.events = FairGate(int(os.environ.get("EXAM_ENGINE_EVENT_TXNS", 0)) or max(1, size // 2),
-                               timeout_s=float(os.environ.get("EXAM_ENGINE_EVENT_WAIT_S", 30)))
+                               timeout_s=float(os.environ.get("EXAM_ENGINE_EVENT_WAIT_S", 8)))
 
     def session(self) -> Session:
         """A new session (jobs and socket handlers own theirs)."""

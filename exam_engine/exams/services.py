@@ -304,7 +304,6 @@ def start_facts(session: Session, user_id: int, exam_id: int) -> StartFacts:
     """
     global _START_FACTS
     if _START_FACTS is None:
-        from ..auth.models import User
         from ..sessions.models import ExamSession
 
         user, exam, version, attempt = (User.__table__.c, Exam.__table__.c, ExamVersion.__table__.c,

@@ -439,12 +439,9 @@ def observe_join(session: Session, session_id: str, *, user_agent: str | None, n
     ua = (user_agent or "")[:300] or None
     if (appended is not None and attempt.log_length == 1 + len(appended)
             and all(entry.kind == "connect" for entry in appended)):
-        # The attempt's first join (only `start` before it, which the new state starts from): the state these
-        # entries make, with nothing to observe in them, inserted unless the periodic scan made one meanwhile.
-        state = _new_state(attempt, now)
-        state.user_agent = ua
-        effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
-        effects.merge(_scan(session, attempt, state, policy, now, entries=appended))
+        # The attempt's first join (only `start` before it): its state, inserted unless the periodic scan made
+        # one meanwhile.
+        effects, state = _first_state(session, attempt, appended, policy, ua, now)
         if session.execute(_state_if_absent(session), {key: getattr(state, key) for key in _STATE_KEYS}).first():
             return effects
     state = session.get(ProctoringState, attempt.id)
@@ -484,12 +481,20 @@ def first_join(session: Session, attempt: ExamSession, appended: list, *, user_a
     policy = policy_for_version(session, attempt.exam_version_id)
     if not policy.is_recording:
         return None, []
-    state = _new_state(attempt, now)
-    state.user_agent = (user_agent or "")[:300] or None
-    effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
-    effects.merge(_scan(session, attempt, state, policy, now, entries=appended))
+    effects, state = _first_state(session, attempt, appended, policy, (user_agent or "")[:300] or None, now)
     row = {key: getattr(state, key) for key in _STATE_KEYS if key != "session_id"}
     return effects, [(_STATE_TABLE, "session_id", row)]
+
+
+def _first_state(session: Session, attempt: ExamSession, appended: list, policy: pol.Policy, user_agent: str | None,
+                 now: datetime) -> tuple[Effects, ProctoringState]:
+    """The state an attempt's first join makes: from its `start` entry (which a new state starts from) and
+    the join's `connect` entries, with nothing to observe in them; (effects, the state, not added)."""
+    state = _new_state(attempt, now)
+    state.user_agent = user_agent
+    effects = Effects(attempt.id, attempt.exam_id, risk=attempt.risk)
+    effects.merge(_scan(session, attempt, state, policy, now, entries=appended))
+    return effects, state
 
 
 _STATE_TABLE = ProctoringState.__table__

@@ -192,8 +192,9 @@ def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry
     """
     dialect = session.get_bind().dialect.name
     first = entries[0]
-    shared = frozenset(column for column in eventlog.Entry._fields
-                       if all(getattr(entry, column) == getattr(first, column) for entry in entries[1:]))
+    shared = frozenset(column for column in eventlog.Entry._fields if column != "data" and all(
+        type(getattr(entry, column)) is type(getattr(first, column)) and getattr(entry, column) == getattr(first, column)
+        for entry in entries[1:]))
     key = (dialect, frozenset(values), len(entries), shared,
            tuple((table.name, column, frozenset(row)) for table, column, row in also))
     stmt = _INSERT_ATTEMPT.get(key)
@@ -243,8 +244,9 @@ def _insert_attempt_statement(dialect: str, values: dict, n_entries: int, shared
     return stmt
 
 
-#: The statements of `_insert_attempt` per dialect, columns and number of entries (built once).
-_INSERT_ATTEMPT: dict[tuple[str, frozenset, int], Any] = {}
+#: The statements of `_insert_attempt` per dialect, attempt columns, number of entries, entry columns shared
+#: and the other rows' (table, column naming the attempt, columns) (built once).
+_INSERT_ATTEMPT: dict[tuple[str, frozenset, int, frozenset, tuple], Any] = {}
 
 
 # --- loading and state -------------------------------------------------------

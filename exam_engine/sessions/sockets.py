@@ -168,20 +168,27 @@ class ExamNamespace(Namespace):
         t0 = time.perf_counter()
         if not isinstance(payload, dict):
             return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
+        # What needs no database is refused before waiting for a turn at it.
+        try:
+            data = _schema(schema).load(payload)
+        except (ValidationError, DomainError) as exc:
+            return ack_error(exc)
+        if needs_join and socket_session.get("session_id") != data["session_id"]:
+            return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}
         database = get_db()
         try:
             with database.events:  # in arrival order: a burst is served first come, first served
-                ack, after = self._transact(database, schema, payload, work, needs_join, caller)
+                ack, after = self._transact(database, data, work, needs_join, caller)
         except GateTimeout:
             log.warning("socket event waited too long for a transaction", extra={"waiting": database.events.waiting})
-            return {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
-                                           "details": {"retry_after_s": 1}}}
+            ack, after = {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
+                                                 "details": {"retry_after_s": 1}}}, None
         metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
         if after is not None:
             after()  # emits go out after the commit
         return ack
 
-    def _transact(self, database, schema, payload: dict, work: Callable, needs_join: bool,  # noqa: ANN001
+    def _transact(self, database, data: dict, work: Callable, needs_join: bool,  # noqa: ANN001
                   caller: str) -> tuple[dict, Callable | None]:
         """`_run`'s transaction: (the ack, what to do once committed or None)."""
         after = None
@@ -189,9 +196,6 @@ class ExamNamespace(Namespace):
         if needs_join:
             db.info[services.CONNECTION_SID] = request.sid  # refused by the service once another connection took over
         try:
-            data = _schema(schema).load(payload)
-            if needs_join and socket_session.get("session_id") != data["session_id"]:
-                return {"ok": False, "error": {"code": "not_joined", "message": "join the attempt first"}}, None
             if caller == "id":
                 active = db.execute(_USER_ACTIVE, {"user_id": socket_session["user_id"]}).scalar()
                 user = Caller(socket_session["user_id"]) if active else None
@@ -201,6 +205,7 @@ class ExamNamespace(Namespace):
                 user = db.get(User, socket_session["user_id"])
                 user = user if user is not None and user.is_active else None
             if user is None:
+                db.rollback()  # before the disconnect's own bookkeeping, which needs the attempt's row
                 disconnect()
                 return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}, None
             ack, after = work(db, user, data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 RESPONSES = {
@@ -318,9 +320,12 @@ def test_start_on_the_socket_writes_the_proctoring_state_with_the_attempt(app, m
     engine = app.extensions["exam_engine.db"].engine
     seen: list[str] = []
 
-    def listener(_conn, _cursor, statement, *_args):  # noqa: ANN001, ANN002
+    params: list[int] = []
+
+    def listener(_conn, _cursor, statement, parameters, *_args):  # noqa: ANN001, ANN002
         if statement.strip() != "SELECT 1" and "item_versions" not in statement and "exam_versions.status" not in statement:
             seen.append(" ".join(statement.split()))
+            params.append(len(parameters or ()))
 
     event.listen(engine, "before_cursor_execute", listener)
     try:
@@ -333,6 +338,10 @@ def test_start_on_the_socket_writes_the_proctoring_state_with_the_attempt(app, m
     if engine.dialect.name == "postgresql":
         assert len(seen) == 2, seen
         assert seen[0].startswith("SELECT users.role") and "proctoring_states" in seen[1]
+        assert params[1] <= 50, params  # psycopg parses a statement of more parameters again on every execution
+    # The state is written with the attempt, not by the join's "insert unless present".
+    assert not [sql for sql in seen if re.search(r"INSERT INTO proctoring_states .*ON CONFLICT", sql)], seen
+    assert len([sql for sql in seen if "INSERT INTO proctoring_states" in sql]) == 1, seen
     db.rollback()
     state = db.get(ProctoringState, sid)
     attempt = db.get(ExamSession, sid)

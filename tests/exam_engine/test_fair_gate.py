@@ -122,3 +122,31 @@ def test_a_socket_event_without_a_turn_in_time_is_answered_server_busy(app, make
                                           "details": {"retry_after_s": 1}}}
     assert db.query(ExamSession).filter_by(user_id=learner.id).count() == 0  # nothing was done
     assert sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)["ok"]  # sent again: done
+
+
+def test_a_waiter_interrupted_while_queued_leaves_without_taking_a_place():
+    gate = FairGate(1)
+
+    class Interrupted(BaseException):
+        pass
+
+    holder_leaves, order = threading.Event(), []
+    holder = _enter_and_record(gate, "holder", order, holder_leaves)
+    _until(lambda: order == ["holder"])
+    real_wait = threading.Event.wait
+
+    def interrupted_wait(self, timeout=None):  # noqa: ANN001, ANN202
+        raise Interrupted
+
+    threading.Event.wait = interrupted_wait
+    try:
+        with pytest.raises(Interrupted):
+            with gate:
+                pass
+    finally:
+        threading.Event.wait = real_wait
+    assert gate.waiting == 0
+    holder_leaves.set()
+    holder.join(5)
+    with gate:  # the holder's place came back, not lost to the interrupted waiter
+        pass

@@ -81,6 +81,13 @@ def test_packet_json_encodes_what_the_standard_encoder_did():
         ours = PacketJSON.dumps(data, separators=(",", ":"))
         assert json.loads(ours) == json.loads(engineio_json.dumps(data, separators=(",", ":"))), data
     assert PacketJSON.dumps(float("nan")) == "null"  # the standard library wrote NaN, which is not JSON
+    from datetime import datetime
+    try:
+        PacketJSON.dumps({"at": datetime(2026, 1, 1)})
+    except TypeError:
+        pass  # refused as the standard library refuses it: a payload bug is not sent
+    else:
+        raise AssertionError("a datetime was encoded")
     assert PacketJSON.loads('{"a":[1,"é"]}') == {"a": [1, "é"]}
     too_long = "1" * 5000
     try:

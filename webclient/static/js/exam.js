@@ -11,7 +11,11 @@ let SESSION_ID = page.session_id || null;
 const TYPED = new Set(["text_entry", "numeric", "extended_text"]);
 const TYPE_DELAY_MS = 700;
 const ACK_TIMEOUT_MS = 10_000;
-const RETRYABLE = new Set(["internal_error"]);
+// Refusals worth sending again: a bug on the server, or no turn at its database in time (a burst).
+const RETRYABLE = new Set(["internal_error", "server_busy"]);
+// How long to wait before sending again: the server's hint when it gave one, spread so a burst does not return at once.
+const retryDelay = (error, fallbackMs) =>
+  (error?.details?.retry_after_s != null ? error.details.retry_after_s * 1000 : fallbackMs) + Math.random() * 1000;
 // This page load: when its connection drops and it joins again before the server has noticed, the server
 // releases its previous connection instead of counting a second window (docs/protocol.md, join).
 const CLIENT_ID = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -86,6 +90,7 @@ async function start() {
 function join() {
   S.socket.timeout(ACK_TIMEOUT_MS).emit("join", {session_id: SESSION_ID, client_id: CLIENT_ID}, (err, ack) => {
     if (err) { setTimeout(() => S.connected && join(), 1000); return; }
+    if (!ack.ok && RETRYABLE.has(ack.error?.code)) { setTimeout(() => S.connected && join(), retryDelay(ack.error, 2000)); return; }
     if (!ack.ok) { joinFailed(ack.error); return; }
     joined(ack);
   });
@@ -108,6 +113,7 @@ function startAttempt() {
     if (err) { setTimeout(() => S.connected && startAttempt(), 1000); return; }
     if (!ack.ok) {
       if (ack.error?.code === "exam_not_open") { waitForOpening(ack.error.details?.opens_in_s); return; }
+      if (RETRYABLE.has(ack.error?.code)) { setTimeout(() => S.connected && startAttempt(), retryDelay(ack.error, 2000)); return; }
       const why = {exam_closed: "The exam has closed.", no_attempts_left: "You have used every attempt.",
                    cooldown: "Wait a little before the next attempt."}[ack.error?.code];
       fatal(why || `The exam could not start: ${ack.error?.message || "unknown error"}.`, page.dashboard_url, "Back to my exams");
@@ -532,7 +538,7 @@ function pump() {
       acknowledged(entry, ack);
     } else {
       const code = ack?.error?.code;
-      if (RETRYABLE.has(code)) { setTimeout(pump, 2000); return; }
+      if (RETRYABLE.has(code)) { setTimeout(pump, retryDelay(ack.error, 2000)); return; }
       // Another window took the attempt over: keep what is unsent here; it goes if the learner continues here.
       if (code === "superseded") { applyStatus("superseded"); updateConnection(); return; }
       outbox.remove(entry.payload.seq);
