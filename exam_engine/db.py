@@ -122,7 +122,6 @@ class FairGate:
     def __init__(self, size: int, *, timeout_s: float = 30.0) -> None:
         if size < 1:
             raise ValueError("a gate needs at least one place")
-        self.size = size
         self.timeout_s = timeout_s
         self._free = size
         self._waiters: deque[threading.Event] = deque()

@@ -384,10 +384,9 @@ class Joined(NamedTuple):
     superseded: str | None
     #: The log entries this join appended, in order.
     entries: list[eventlog.Entry]
-    #: What `first_join` kept when the attempt was started and joined at once (`start_and_join`).
+    #: What `first_join` kept when the attempt was started and joined at once (`start_and_join`): the join's
+    #: bookkeeping is done. None otherwise (or when it had nothing to keep: the exam records nothing).
     observed: Any = None
-    #: Whether `first_join` already did the join's bookkeeping (then `observed` is its outcome, None included).
-    is_observed: bool = False
 
 
 def join_attempt(session: Session, user: User, session_id: Any, *, sid: str, now: datetime, ip: str | None = None,
@@ -467,7 +466,7 @@ def start_and_join(session: Session, user: Any, exam_id: int, *, sid: str, now: 
     if not created:
         return join_attempt(session, user, attempt.id, sid=sid, now=now, ip=ip, user_agent=user_agent,
                             client_id=client_id, holder=holder, local_alive=local_alive, stale_s=stale_s)
-    return Joined(attempt, session_state(session, attempt, now), None, entries[1:], kept, first_join is not None)
+    return Joined(attempt, session_state(session, attempt, now), None, entries[1:], kept)
 
 
 _WORKER_STATE = select(Worker.incarnation, Worker.started_at, Worker.last_alive_at,

@@ -94,7 +94,7 @@ def _joined(db, joined: services.Joined) -> tuple[dict, Callable]:  # noqa: ANN0
     """The ack of `join` (and `start`), and what to do once it is committed."""
     session_id, state, superseded = joined.attempt.id, joined.state, joined.superseded
     state["proctoring"] = proctoring_services.notice_for_version(db, joined.attempt.exam_version_id)
-    if joined.is_observed:  # started and joined at once: the state went in with the attempt
+    if joined.observed is not None:  # started and joined at once: the state went in with the attempt
         effects = joined.observed
     else:
         effects = proctoring_services.observe_join(db, session_id, now=utcnow(),
@@ -205,13 +205,11 @@ class ExamNamespace(Namespace):
                 user = db.get(User, socket_session["user_id"])
                 user = user if user is not None and user.is_active else None
             if user is None:
-                db.rollback()  # before the disconnect's own bookkeeping, which needs the attempt's row
-                disconnect()
-                return {"ok": False, "error": {"code": "unauthorized", "message": "the account is disabled"}}, None
+                raise services.AccountDisabled()
             ack, after = work(db, user, data)
             db.commit()
         except services.AccountDisabled as exc:
-            db.rollback()
+            db.rollback()  # before the disconnect's own bookkeeping, which needs the attempt's row
             disconnect()
             ack, after = ack_error(exc), None
         except services.RefusedButRecorded as exc:
