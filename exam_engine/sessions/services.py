@@ -15,7 +15,8 @@ import weakref
 from datetime import datetime, timedelta
 from typing import Any, Callable, NamedTuple
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, union_all, update
+import orjson
+from sqlalchemy import bindparam, func, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -92,6 +93,45 @@ def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_i
     """
     # The account, the exam, its live version (frozen: cached per process) and the attempts, in one round trip.
     facts = exam_services.start_facts(session, user.id, exam_id)
+    planned = plan_start(session, user.id, exam_id, facts, now=now, client_ip=client_ip, user_agent=user_agent,
+                         connection=connection, first_join=first_join)
+    if isinstance(planned, str):
+        return session.get(ExamSession, planned), False, [], None
+    if not insert_attempts(session, [planned]):
+        # A concurrent start by the same learner won the race: return that attempt.
+        key = planned.values["active_key"]
+        existing = session.scalar(select(ExamSession).where(ExamSession.active_key == key))
+        if existing is None:
+            raise RuntimeError(f"attempt not stored: {key} conflicts with no open attempt")
+        return existing, False, [], None
+    attempt = planned.attempt
+    make_transient_to_detached(attempt)
+    session.add(attempt)
+    return attempt, True, planned.entries, planned.kept
+
+
+class NewAttempt(NamedTuple):
+    """A new attempt as `plan_start` made it, for `insert_attempts` to write."""
+
+    #: The row as it will be stored (transient: not in any session).
+    attempt: ExamSession
+    #: Its columns as written (the others have their defaults).
+    values: dict
+    #: Its first log entries (`start`, then `connect` when started on a connection).
+    entries: list[eventlog.Entry]
+    #: What `first_join` kept, and the rows it gives: (table, the column naming the attempt, the rest of the row).
+    kept: Any
+    also: list[tuple[Any, str, dict]]
+
+
+def plan_start(session: Session, user_id: int, exam_id: int, facts: exam_services.StartFacts, *, now: datetime,
+               client_ip: str | None = None, user_agent: str | None = None, connection: Connection | None = None,
+               first_join: FirstJoin | None = None) -> NewAttempt | str:
+    """The new attempt `user_id` starts from `facts` (`start_facts`), not yet written; or the id of the
+    attempt already in progress. Raises what refuses the start (AccountDisabled, role, exam, eligibility).
+
+    No statement runs here (the exam's version, policy and items are frozen and cached per process).
+    """
     if facts.account is None:
         raise AccountDisabled()
     role, accommodations = facts.account
@@ -100,9 +140,9 @@ def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_i
     version = facts.version
     if version is None:
         raise NotFound(f"no exam {exam_id}", code="exam_not_found")
-    standing = exam_services.learner_standing(session, user, None, version, now, rows=facts.attempts)
+    standing = exam_services.learner_standing(session, None, None, version, now, rows=facts.attempts)
     if standing["active_session_id"]:
-        return session.get(ExamSession, standing["active_session_id"]), False, [], None
+        return standing["active_session_id"]
     if not standing["can_start"]:
         reason = standing["cannot_start_reason"]
         messages = {"exam_not_open": "the exam is not open yet", "exam_closed": "the exam is closed",
@@ -127,17 +167,17 @@ def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_i
     data, digest = eventlog.prepare(eventlog.GENESIS, 1, "start",
                                     {"exam_version_id": version.id, "form": form, "deadline_at": deadline,
                                      "allowed_s": allowed, "extra_time_pct": extra, "ip": client_ip},
-                                    at=now, actor_id=user.id)
-    entries = [eventlog.Entry(session_id, 1, "start", data, now, user.id, eventlog.GENESIS, digest)]
+                                    at=now, actor_id=user_id)
+    entries = [eventlog.Entry(session_id, 1, "start", data, now, user_id, eventlog.GENESIS, digest)]
     joined = {}
     if connection is not None:
         entries.append(eventlog.next_entry(session_id, 1, digest, "connect",
                                            {"ip": client_ip, "user_agent": (user_agent or "")[:300]},
-                                           at=now, actor_id=user.id))
+                                           at=now, actor_id=user_id))
         joined = dict(active_sid=connection.sid, active_worker=connection.holder, active_client=connection.client_id,
                       is_connected=True, connected_at=now)
-    values = dict(id=session_id, exam_id=facts.exam_id, exam_version_id=version.id, user_id=user.id,
-                  attempt_no=standing["attempts_used"] + 1, active_key=f"{facts.exam_id}:{user.id}",
+    values = dict(id=session_id, exam_id=facts.exam_id, exam_version_id=version.id, user_id=user_id,
+                  attempt_no=standing["attempts_used"] + 1, active_key=f"{facts.exam_id}:{user_id}",
                   status=Status.IN_PROGRESS.value, seed=seed, form=form, started_at=now, deadline_at=deadline,
                   allowed_s=allowed, grace_s=defn.get("grace_s", 3), client_ip=client_ip,
                   user_agent=(user_agent or "")[:300] or None, messages=[], created_at=now,
@@ -146,15 +186,7 @@ def _start(session: Session, user: Any, exam_id: int, *, now: datetime, client_i
     # The row as it will be stored, without reading it back: every other column has its default.
     attempt = ExamSession(**{**_NOT_INSERTED, **_NEW_ATTEMPT, **values})
     kept, also = first_join(attempt, entries[1:]) if first_join is not None and connection is not None else (None, [])
-    if not _insert_attempt(session, values, entries, also):
-        # A concurrent start by the same learner won the race: return that attempt.
-        existing = session.scalar(select(ExamSession).where(ExamSession.active_key == values["active_key"]))
-        if existing is None:
-            raise RuntimeError(f"attempt not stored: {values['active_key']} conflicts with no open attempt")
-        return existing, False, [], None
-    make_transient_to_detached(attempt)
-    session.add(attempt)
-    return attempt, True, entries, kept
+    return NewAttempt(attempt, values, entries, kept, also)
 
 
 def close_policy(version: Any) -> tuple[datetime | None, str]:
@@ -178,75 +210,83 @@ _NOT_INSERTED = dict(paused_at=None, submitted_at=None, end_reason=None, active_
                      max_score=None, percentage=None, is_passed=None, scored_at=None, score_retry_at=None)
 
 
-def _insert_attempt(session: Session, values: dict, entries: list[eventlog.Entry],
-                    also: list[tuple[Any, str, dict]] = ()) -> bool:
-    """INSERT the new attempt, its first log entries and the rows `also` names, unless the learner already
-    has an open attempt.
+def insert_attempts(session: Session, news: list[NewAttempt]) -> set[str]:
+    """INSERT new attempts, their first log entries and the rows `also` names, each unless its learner already
+    has an open attempt of its exam; returns the ids written.
 
-    `also`: (table, the column naming the attempt, the rest of the row). SQLAlchemy Core, statements built
-    once: INSERT ... ON CONFLICT (active_key) DO NOTHING RETURNING id, the entries and the other rows. On
-    PostgreSQL all is one statement: the others' INSERTs select the attempt's id from its INSERT, so they
-    are written only when the attempt is, and the values the entries share are one parameter each (under
-    psycopg's 50 for a statement it parses once). SQLite runs them in turn. A conflicting start still in
-    flight is waited for, as before.
+    On PostgreSQL, one statement for all of them, whatever their number: each table's rows travel as one
+    JSON document (`jsonb_to_recordset`), the attempts' INSERT ... ON CONFLICT (active_key) DO NOTHING
+    RETURNING id, and the entries' and the other rows' INSERTs keep the rows of the attempts it returned.
+    Three parameters and the same text for one attempt or a hundred: psycopg parses it once and prepares
+    it. SQLite runs SQLAlchemy Core INSERTs in turn, per attempt. A conflicting start still in flight is
+    waited for, as before.
     """
-    dialect = session.get_bind().dialect.name
-    first = entries[0]
-    shared = frozenset(column for column in eventlog.Entry._fields if column != "data" and all(
-        type(getattr(entry, column)) is type(getattr(first, column)) and getattr(entry, column) == getattr(first, column)
-        for entry in entries[1:]))
-    key = (dialect, frozenset(values), len(entries), shared,
-           tuple((table.name, column, frozenset(row)) for table, column, row in also))
-    stmt = _INSERT_ATTEMPT.get(key)
-    if stmt is None:
-        stmt = _INSERT_ATTEMPT[key] = _insert_attempt_statement(dialect, values, len(entries), shared, also)
+    written: set[str] = set()
     connection = session.connection()
-    if dialect != "postgresql":
-        if connection.execute(stmt[0], {**_NEW_ATTEMPT, **values}).first() is None:
-            return False
-        connection.execute(stmt[1], [e._asdict() for e in entries])
-        for (_table, column, row), insert in zip(also, stmt[2]):
-            connection.execute(insert, {**row, column: values["id"]})
-        return True
-    params = dict(values)
-    for i, entry in enumerate(entries):
-        params.update({f"e_{c}" if c in shared else f"e{i}_{c}": v for c, v in entry._asdict().items()
-                       if c != "session_id"})
-    for j, (_table, _column, row) in enumerate(also):
-        params.update({f"a{j}_{c}": v for c, v in row.items()})
-    return connection.execute(stmt, params).first() is not None
+    dialect = connection.dialect.name
+    groups: dict[tuple, list[NewAttempt]] = {}
+    for new in news:
+        key = (frozenset(new.values), tuple((table.name, column, frozenset(row)) for table, column, row in new.also))
+        groups.setdefault(key, []).append(new)
+    for key, group in groups.items():
+        stmt = _INSERT_ATTEMPTS.get((dialect, key))
+        if stmt is None:
+            stmt = _INSERT_ATTEMPTS[(dialect, key)] = _insert_attempts_statement(connection.dialect, group[0])
+        if dialect == "postgresql":
+            params = {"attempts": [new.values for new in group],
+                      "entries": [entry._asdict() for new in group for entry in new.entries]}
+            for j, (_table, column, _row) in enumerate(group[0].also):
+                params[f"also_{j}"] = [{**new.also[j][2], column: new.values["id"]} for new in group]
+            written.update(connection.execute(stmt, {name: _json_rows(rows) for name, rows in params.items()}).scalars())
+            continue
+        for new in group:
+            if connection.execute(stmt[0], {**_NEW_ATTEMPT, **new.values}).first() is None:
+                continue
+            connection.execute(stmt[1], [e._asdict() for e in new.entries])
+            for (_table, column, row), insert in zip(new.also, stmt[2]):
+                connection.execute(insert, {**row, column: new.values["id"]})
+            written.add(new.values["id"])
+    return written
 
 
-def _insert_attempt_statement(dialect: str, values: dict, n_entries: int, shared: frozenset[str],
-                              also: list[tuple[Any, str, dict]]) -> Any:
+def _json_rows(rows: list[dict]) -> str:
+    """Rows as the JSON `jsonb_to_recordset` reads (datetimes in RFC 3339, as PostgreSQL parses them)."""
+    return orjson.dumps(rows).decode()
+
+
+def _insert_attempts_statement(dialect: Any, new: NewAttempt) -> Any:
     table, events = ExamSession.__table__, SessionEvent.__table__
-    if dialect != "postgresql":
+    if dialect.name != "postgresql":
         from sqlalchemy.dialects.sqlite import insert as upsert
         return (upsert(table).on_conflict_do_nothing(index_elements=[table.c.active_key]).returning(table.c.id),
-                events.insert(), [other.insert() for other, _column, _row in also])
-    from sqlalchemy.dialects.postgresql import insert as upsert
-    row = {key: bindparam(key, type_=table.c[key].type) for key in values}
-    row.update({key: literal_column(repr(value)) for key, value in _NEW_ATTEMPT.items()})
-    attempt = (upsert(table).values(row).on_conflict_do_nothing(index_elements=[table.c.active_key])
-               .returning(table.c.id).cte("new_attempt"))
-    columns = ("idx", "kind", "data", "at", "actor_id", "prev_hash", "hash")
-    rows = [select(attempt.c.id, *(bindparam(f"e_{c}" if c in shared else f"e{i}_{c}", type_=events.c[c].type)
-                                   for c in columns))
-            for i in range(n_entries)]
-    stmt = select(attempt.c.id).add_cte(
-        events.insert().from_select(["session_id", *columns], rows[0] if n_entries == 1 else union_all(*rows))
-        .cte("first_entries"))
-    for j, (other, column, other_row) in enumerate(also):
-        names = sorted(other_row)
-        stmt = stmt.add_cte(other.insert().from_select(
-            [column, *names], select(attempt.c.id, *(bindparam(f"a{j}_{c}", type_=other.c[c].type) for c in names)))
-            .cte(f"also_{j}"))
-    return stmt
+                events.insert(), [other.insert() for other, _column, _row in new.also])
+    quote = dialect.identifier_preparer.quote
+
+    def rows(tbl: Any, param: str, columns: list[str]) -> str:
+        """SELECT the columns FROM the rows of the JSON parameter, typed as the table's columns."""
+        types = ", ".join(f"{quote(c)} {tbl.c[c].type.compile(dialect=dialect)}" for c in columns)
+        return f"FROM jsonb_to_recordset(CAST(:{param} AS JSONB)) AS r({types})"
+
+    def names(columns: list[str]) -> str:
+        return ", ".join(quote(c) for c in columns)
+
+    columns = sorted(new.values)
+    constants = ", ".join(f"{value!r}" for value in _NEW_ATTEMPT.values())
+    sql = (f"WITH new_attempts AS (INSERT INTO {quote(table.name)} ({names([*columns, *_NEW_ATTEMPT])}) "
+           f"SELECT {names(columns)}, {constants} {rows(table, 'attempts', columns)} "
+           f"ON CONFLICT ({quote('active_key')}) DO NOTHING RETURNING {quote('id')})")
+    others = [(events, "session_id", list(eventlog.Entry._fields), "entries")]
+    others += [(other, column, [column, *sorted(row)], f"also_{j}") for j, (other, column, row) in enumerate(new.also)]
+    for other, column, other_columns, param in others:
+        sql += (f", {param}_rows AS (INSERT INTO {quote(other.name)} ({names(other_columns)}) "
+                f"SELECT {names(other_columns)} {rows(other, param, other_columns)} "
+                f"WHERE r.{quote(column)} IN (SELECT {quote('id')} FROM new_attempts))")
+    return text(sql + f" SELECT {quote('id')} FROM new_attempts")
 
 
-#: The statements of `_insert_attempt` per dialect, attempt columns, number of entries, entry columns shared
-#: and the other rows' (table, column naming the attempt, columns) (built once).
-_INSERT_ATTEMPT: dict[tuple[str, frozenset, int, frozenset, tuple], Any] = {}
+#: The statements of `insert_attempts` per dialect and shape: the attempt's columns, and the other rows'
+#: (table, column naming the attempt, columns) (built once).
+_INSERT_ATTEMPTS: dict[tuple, Any] = {}
 
 
 # --- loading and state -------------------------------------------------------
