@@ -167,6 +167,60 @@ class FairGate:
                 self._free += 1
 
 
+class GroupQueue:
+    """Requests that share one transaction (a group commit): the first to arrive leads, the others wait.
+
+    A request queued while a batch is in flight waits for the next one, which the first of them leads: it
+    takes up to `max_batch` requests, writes them (`_write`), and goes on until its own is finished, then
+    hands the lead to the next waiter. With one request at a time a batch has one request and nothing
+    waits; under a burst the batches grow by themselves (no timer, no added latency), in arrival order.
+    Works with threads and with gevent's patched `threading`.
+
+    A request has `done` (a threading.Event), `lead` (bool, set with `done` when it must lead) and
+    `finished` (whether its outcome is final). `_write(batch)` returns how many requests it finished; it
+    puts the others back at the head of the queue with `_requeue` (their `done` unset).
+    """
+
+    def __init__(self, max_batch: int) -> None:
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._pending: deque[Any] = deque()
+        self._busy = False
+
+    def submit(self, item: Any) -> Any:
+        """Queue `item` and return it once finished (the caller may have led batches meanwhile)."""
+        with self._lock:
+            self._pending.append(item)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            item.done.wait()
+            if not item.lead:
+                return item
+        while True:  # this caller leads: write batches until its own request is finished, then hand over
+            with self._lock:
+                batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
+            if not self._write(batch):
+                time.sleep(0.002)  # nothing could be finished (rows held elsewhere): let that transaction end
+            with self._lock:
+                if item.finished or not self._pending:
+                    if self._pending:
+                        nxt = self._pending[0]
+                        nxt.lead = True
+                        nxt.done.set()
+                    else:
+                        self._busy = False
+                    return item
+
+    def _requeue(self, items: list) -> None:
+        """Put unfinished requests back at the head of the queue, in their order."""
+        with self._lock:
+            self._pending.extendleft(reversed(items))
+
+    def _write(self, batch: list) -> int:
+        raise NotImplementedError
+
+
 class Database:
     """The engine and session factory of one app."""
 

@@ -292,8 +292,35 @@ class StartFacts(NamedTuple):
     attempts: list
 
 
-#: The statement of `start_facts`, built once on first use (building a select costs more than running it).
-_START_FACTS: Any = None
+#: The statements of `start_facts` (one learner) and `start_facts_many`, built once on first use (building a
+#: select costs more than running it).
+_START_FACTS: dict[bool, Any] = {}
+
+
+def _start_facts_statement(many: bool) -> Any:
+    stmt = _START_FACTS.get(many)
+    if stmt is None:
+        from sqlalchemy import Integer, any_
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        from ..sessions.models import ExamSession
+
+        user, exam, version, attempt = (User.__table__.c, Exam.__table__.c, ExamVersion.__table__.c,
+                                        ExamSession.__table__.c)
+        if many:  # arrays: the same text for any number of learners (prepared once by psycopg)
+            user_is = user.id == any_(bindparam("user_ids", type_=ARRAY(Integer)))
+            exam_is = exam.id == any_(bindparam("exam_ids", type_=ARRAY(Integer)))
+        else:
+            user_is, exam_is = user.id == bindparam("user_id"), exam.id == bindparam("exam_id")
+        stmt = _START_FACTS[many] = (
+            select(user.role, user.accommodations, user.is_active, exam.id, exam.live_version, version.id,
+                   attempt.id, attempt.status, attempt.submitted_at, user.id)
+            .select_from(User.__table__)
+            .outerjoin(Exam.__table__, exam_is)
+            .outerjoin(ExamVersion.__table__, and_(version.exam_id == exam.id, version.version == exam.live_version))
+            .outerjoin(ExamSession.__table__, and_(attempt.exam_id == exam.id, attempt.user_id == user.id))
+            .where(user_is))
+    return stmt
 
 
 def start_facts(session: Session, user_id: int, exam_id: int) -> StartFacts:
@@ -302,27 +329,35 @@ def start_facts(session: Session, user_id: int, exam_id: int) -> StartFacts:
     Core columns from the tables (no ORM entity to load): the account is read here rather than before (a
     `start` event is one statement shorter), so a disabled account is found here too.
     """
-    global _START_FACTS
-    if _START_FACTS is None:
-        from ..sessions.models import ExamSession
+    rows = session.connection().execute(_start_facts_statement(False), {"exam_id": exam_id, "user_id": user_id}).all()
+    return _start_facts(session, rows, rows)
 
-        user, exam, version, attempt = (User.__table__.c, Exam.__table__.c, ExamVersion.__table__.c,
-                                        ExamSession.__table__.c)
-        _START_FACTS = (
-            select(user.role, user.accommodations, user.is_active, exam.id, exam.live_version, version.id,
-                   attempt.id, attempt.status, attempt.submitted_at)
-            .select_from(User.__table__)
-            .outerjoin(Exam.__table__, exam.id == bindparam("exam_id"))
-            .outerjoin(ExamVersion.__table__, and_(version.exam_id == exam.id, version.version == exam.live_version))
-            .outerjoin(ExamSession.__table__, and_(attempt.exam_id == exam.id, attempt.user_id == user.id))
-            .where(user.id == bindparam("user_id")))
-    rows = session.connection().execute(_START_FACTS, {"exam_id": exam_id, "user_id": user_id}).all()
-    if not rows or not rows[0][2]:
+
+def start_facts_many(session: Session, starts: list[tuple[int, int]]) -> Callable[[int, int], StartFacts]:
+    """`start_facts` of many (user id, exam id) pairs in one round trip (PostgreSQL: arrays).
+
+    Returns facts(user_id, exam_id) -> StartFacts for each pair (which raises as `start_facts` would).
+    """
+    users, exams = sorted({u for u, _ in starts}), sorted({e for _, e in starts})
+    by_user: dict[int, list] = {}
+    for row in session.connection().execute(_start_facts_statement(True), {"user_ids": users, "exam_ids": exams}):
+        by_user.setdefault(row[9], []).append(row)
+
+    def facts(user_id: int, exam_id: int) -> StartFacts:
+        rows = by_user.get(user_id, [])
+        return _start_facts(session, rows, [row for row in rows if row[3] == exam_id])
+    return facts
+
+
+def _start_facts(session: Session, account_rows: list, rows: list) -> StartFacts:
+    """StartFacts from the rows of one learner (`account_rows`) and of the exam they start (`rows`)."""
+    if not account_rows or not account_rows[0][2]:
         return StartFacts(None, None, None, [])
-    first = rows[0]
-    account, found_id, live, version_id = (first[0], first[1]), first[3], first[4], first[5]
-    if found_id is None or live is None:
-        return StartFacts(account, found_id, None, [])
+    account = (account_rows[0][0], account_rows[0][1])
+    first = rows[0] if rows else None
+    if first is None or first[3] is None or first[4] is None:
+        return StartFacts(account, None if first is None else first[3], None, [])
+    found_id, live, version_id = first[3], first[4], first[5]
     if version_id is None:
         raise NotFound(f"exam {found_id} has no version {live}", code="version_not_found")
     attempts = [_AttemptRow(r[6], r[7], r[8]) for r in rows if r[6] is not None]

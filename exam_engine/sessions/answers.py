@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,7 +41,7 @@ import scoring
 from item_bank.models import ItemVersion
 
 from ..auth.models import User
-from ..db import sequence_ids
+from ..db import GroupQueue, sequence_ids
 from ..errors import ack_error
 from ..exams.models import ExamVersion
 from ..proctoring import services as proctoring
@@ -109,6 +107,10 @@ class Answer:
     #: Batches that found the attempt locked by another transaction (the answer waited for the next one).
     retries: int = 0
 
+    @property
+    def finished(self) -> bool:
+        return self.ack is not None
+
 
 def _error(code: str, message: str, **details: Any) -> dict:
     body: dict[str, Any] = {"code": code, "message": message}
@@ -117,40 +119,12 @@ def _error(code: str, message: str, **details: Any) -> dict:
     return {"ok": False, "error": body}
 
 
-class GroupCommit:
+class GroupCommit(GroupQueue):
     """Per database: the queue of answers and the one batch in flight."""
 
     def __init__(self, database: Any, max_batch: int = 200) -> None:
+        super().__init__(max_batch)
         self.database = database
-        self.max_batch = max_batch
-        self._lock = threading.Lock()
-        self._pending: deque[Answer] = deque()
-        self._busy = False
-
-    def submit(self, answer: Answer) -> Answer:
-        """Queue the answer and return once it is committed (or refused); the caller may lead a batch."""
-        with self._lock:
-            self._pending.append(answer)
-            lead = not self._busy
-            self._busy = True
-        if not lead:
-            answer.done.wait()
-            if not answer.lead:
-                return answer
-        while True:  # this waiter leads: write batches until its own answer is done, then hand over
-            with self._lock:
-                batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-            if not self._write(batch):
-                time.sleep(0.002)  # every attempt of the batch was locked elsewhere: let that transaction end
-            with self._lock:
-                if answer.ack is not None or not self._pending:
-                    if self._pending:
-                        nxt = self._pending[0]
-                        nxt.lead = True
-                        nxt.done.set()
-                    else:
-                        self._busy = False
-                    return answer
 
     def _write(self, batch: list[Answer]) -> int:
         """Write one batch; answers whose attempt another transaction holds go back to the head of the queue.
@@ -176,8 +150,7 @@ class GroupCommit:
                 answer.ack = None
                 _write_alone(self.database, answer)
             if busy:
-                with self._lock:
-                    self._pending.extendleft(reversed(busy))
+                self._requeue(busy)
         finally:
             requeued = {id(a) for a in busy}
             for answer in batch:
