@@ -181,20 +181,32 @@ class GroupQueue:
     puts the others back at the head of the queue with `_requeue` (their `done` unset).
     """
 
-    def __init__(self, max_batch: int) -> None:
+    def __init__(self, max_batch: int, *, timeout_s: float | None = None) -> None:
         self.max_batch = max_batch
+        self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._pending: deque[Any] = deque()
         self._busy = False
 
     def submit(self, item: Any) -> Any:
-        """Queue `item` and return it once finished (the caller may have led batches meanwhile)."""
+        """Queue `item` and return it once finished (the caller may have led batches meanwhile).
+
+        With `timeout_s`, a request still queued (not yet in a batch) after that long leaves the queue
+        and gets GateTimeout: nothing was done. One already in a batch waits for its outcome.
+        """
         with self._lock:
             self._pending.append(item)
             lead = not self._busy
             self._busy = True
         if not lead:
-            item.done.wait()
+            if not item.done.wait(self.timeout_s):
+                with self._lock:
+                    queued = not item.done.is_set() and item in self._pending
+                    if queued:
+                        self._pending.remove(item)
+                if queued:
+                    raise GateTimeout(f"not in a batch within {self.timeout_s:g} s ({len(self._pending)} queued)")
+                item.done.wait()  # in the batch being written (or just handed the lead)
             if not item.lead:
                 return item
         while True:  # this caller leads: write batches until its own request is finished, then hand over

@@ -178,8 +178,7 @@ class ExamNamespace(Namespace):
                 ack, after = self._transact(database, data, work, needs_join, caller)
         except GateTimeout:
             log.warning("socket event waited too long for a transaction", extra={"waiting": database.events.waiting})
-            ack, after = {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
-                                                 "details": {"retry_after_s": 1}}}, None
+            ack, after = _busy(), None
         metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
         if after is not None:
             after()  # emits go out after the commit
@@ -325,6 +324,12 @@ class ExamNamespace(Namespace):
         return super().trigger_event(event, *args)
 
 
+def _busy() -> dict:
+    """The ack of an event that got no turn at the database in time: it did nothing; send it again."""
+    return {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
+                                   "details": {"retry_after_s": 1}}}
+
+
 def _validated(schema: type, payload: Any) -> dict:
     """The payload loaded by `schema`, or the error ack (which has "ok")."""
     if not isinstance(payload, dict):
@@ -341,8 +346,12 @@ def _start_in_batch(payload: Any) -> dict | None:
     data = _validated(StartSchema, payload)
     if "ok" in data:
         return data
-    request = starts.start_batches(current_app).submit(
-        starts.StartRequest(socket_session["user_id"], data["exam_id"], _connection(data)))
+    try:
+        request = starts.start_batches(current_app).submit(
+            starts.StartRequest(socket_session["user_id"], data["exam_id"], _connection(data)))
+    except GateTimeout as exc:
+        log.warning("start waited too long for a batch", extra={"reason": str(exc)})
+        return _busy()
     outcome, after = request.outcome, None
     if outcome == starts.ALONE:
         return None

@@ -61,7 +61,9 @@ class StartBatches(GroupQueue):
     """Per database: the queue of starts and the one batch in flight."""
 
     def __init__(self, database: Any, max_batch: int = 100) -> None:
-        super().__init__(max_batch)
+        # A start still queued when a socket event would have given up its turn at the gate is answered
+        # `server_busy` as that event would be (the web client sends it again).
+        super().__init__(max_batch, timeout_s=database.events.timeout_s)
         self.database = database
 
     def _write(self, batch: list[StartRequest]) -> int:

@@ -108,20 +108,22 @@ def test_size_must_be_positive():
 
 
 def test_a_socket_event_without_a_turn_in_time_is_answered_server_busy(app, make_exam, learner, socket_for, db):
-    from exam_engine.sessions.models import ExamSession
-    exam_id = make_exam()
+    from exam_engine.sessions.models import SessionResponse
     sc = socket_for(learner)
+    ack = sc.emit("start", {"exam_id": make_exam()}, namespace="/exam", callback=True)
+    session_id, item_id = ack["session"]["id"], ack["session"]["items"][0]["item_id"]
+    flag = {"session_id": session_id, "item_id": item_id, "flagged": True, "seq": 1}
     database = app.extensions["exam_engine.db"]
     kept, database.events = database.events, FairGate(1, timeout_s=0.05)
     try:
         with database.events:  # every place taken (a burst ahead of this event)
-            ack = sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+            ack = sc.emit("flag", flag, namespace="/exam", callback=True)
     finally:
         database.events = kept
     assert ack == {"ok": False, "error": {"code": "server_busy", "message": "the server is busy: try again",
                                           "details": {"retry_after_s": 1}}}
-    assert db.query(ExamSession).filter_by(user_id=learner.id).count() == 0  # nothing was done
-    assert sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)["ok"]  # sent again: done
+    assert db.query(SessionResponse).filter_by(session_id=session_id).count() == 0  # nothing was done
+    assert sc.emit("flag", flag, namespace="/exam", callback=True)["ok"]  # sent again: done
 
 
 def test_a_waiter_interrupted_while_queued_leaves_without_taking_a_place():
