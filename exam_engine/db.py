@@ -212,17 +212,28 @@ class GroupQueue:
         while True:  # this caller leads: write batches until its own request is finished, then hand over
             with self._lock:
                 batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-            if not self._write(batch):
-                time.sleep(0.002)  # nothing could be finished (rows held elsewhere): let that transaction end
+            try:
+                if not self._write(batch):
+                    time.sleep(0.002)  # nothing could be finished (rows held elsewhere): let that transaction end
+            except BaseException:  # (`_write` finishes its batch itself) a killed leader still hands over
+                with self._lock:
+                    if item in self._pending:  # (put back for a later batch: no one would lead for it)
+                        self._pending.remove(item)
+                    self._hand_over()
+                raise
             with self._lock:
                 if item.finished or not self._pending:
-                    if self._pending:
-                        nxt = self._pending[0]
-                        nxt.lead = True
-                        nxt.done.set()
-                    else:
-                        self._busy = False
+                    self._hand_over()
                     return item
+
+    def _hand_over(self) -> None:
+        """The leader leaves (the lock held): the first waiter leads next, or the queue is idle."""
+        if self._pending:
+            nxt = self._pending[0]
+            nxt.lead = True
+            nxt.done.set()
+        else:
+            self._busy = False
 
     def _requeue(self, items: list) -> None:
         """Put unfinished requests back at the head of the queue, in their order."""

@@ -217,8 +217,8 @@ def insert_attempts(session: Session, news: list[NewAttempt]) -> set[str]:
     On PostgreSQL, one statement for all of them, whatever their number: each table's rows travel as one
     JSON document (`jsonb_to_recordset`), the attempts' INSERT ... ON CONFLICT (active_key) DO NOTHING
     RETURNING id, and the entries' and the other rows' INSERTs keep the rows of the attempts it returned.
-    Three parameters and the same text for one attempt or a hundred: psycopg parses it once and prepares
-    it. SQLite runs SQLAlchemy Core INSERTs in turn, per attempt. A conflicting start still in flight is
+    One parameter per table and the same text for one attempt or a hundred: psycopg parses it once and
+    prepares it. SQLite runs SQLAlchemy Core INSERTs in turn, per attempt. A conflicting start still in flight is
     waited for, as before.
     """
     written: set[str] = set()
@@ -229,6 +229,7 @@ def insert_attempts(session: Session, news: list[NewAttempt]) -> set[str]:
         key = (frozenset(new.values), tuple((table.name, column, frozenset(row)) for table, column, row in new.also))
         groups.setdefault(key, []).append(new)
     for key, group in groups.items():
+        group.sort(key=lambda new: new.values["active_key"])  # two batches meeting on a learner lock in one order
         stmt = _INSERT_ATTEMPTS.get((dialect, key))
         if stmt is None:
             stmt = _INSERT_ATTEMPTS[(dialect, key)] = _insert_attempts_statement(connection.dialect, group[0])
@@ -333,28 +334,31 @@ _BASE_VIEWS: "weakref.WeakKeyDictionary[Any, dict[int, tuple[dict, bool]]]" = we
 _MAX_BASE_VIEWS = 20_000
 
 
-def form_items(session: Session, attempt: ExamSession, shuffle_options: bool = True) -> list[dict]:
-    """The delivery views of the attempt's pinned item versions, in the learner's order (no keys)."""
+def base_views(session: Session, version_ids: Any) -> dict[int, dict]:
+    """The delivery views (before an attempt's shuffles) of item versions: cached per process once
+    published (they never change), the others read in one query."""
     cache = _BASE_VIEWS.setdefault(session.get_bind(), {})
-    bases = {}
-    missing = []
-    for entry in attempt.form:
-        base = cache.get(entry["version_id"])
+    bases, missing = {}, []
+    for version_id in version_ids:
+        base = cache.get(version_id)
         if base is None:
-            missing.append(entry["version_id"])
+            missing.append(version_id)
         else:
-            bases[entry["version_id"]] = base
+            bases[version_id] = base
     if missing:
-        versions = {v.id: v for v in session.scalars(select(ItemVersion).where(ItemVersion.id.in_(missing)))}
+        versions = list(session.scalars(select(ItemVersion).where(ItemVersion.id.in_(missing))))
         if len(cache) + len(versions) > _MAX_BASE_VIEWS:
             cache.clear()
-        for entry in attempt.form:
-            version = versions.get(entry["version_id"])
-            if version is None:
-                continue
-            base = bases[version.id] = base_view(entry["item_id"], version_as_dict(version))
+        for version in versions:
+            base = bases[version.id] = base_view(version.item_id, version_as_dict(version))
             if version.status != "draft":
                 cache[version.id] = base
+    return bases
+
+
+def form_items(session: Session, attempt: ExamSession, shuffle_options: bool = True) -> list[dict]:
+    """The delivery views of the attempt's pinned item versions, in the learner's order (no keys)."""
+    bases = base_views(session, [entry["version_id"] for entry in attempt.form])
     out = []
     for entry in attempt.form:
         view = personal_view(bases[entry["version_id"]], seed=f"{attempt.seed}:{entry['item_id']}",

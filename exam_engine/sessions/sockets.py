@@ -9,6 +9,7 @@ which attempt they joined.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import time
 from typing import Any, Callable, NamedTuple
@@ -120,8 +121,16 @@ def _connected_here(sid: str) -> bool:
 
 
 def _client_ip() -> str | None:
+    """The learner's address. Behind a trusted proxy (TRUST_PROXY) it is the one the proxy appended to
+    X-Forwarded-For, the last (the ones before it are whatever the client sent), as ProxyFix reads it for
+    HTTP requests; anything but an IP address there leaves the connection's own address."""
     forwarded = request.headers.get("X-Forwarded-For") if current_app.config.get("TRUST_PROXY") else None
-    return (forwarded.split(",")[0].strip() if forwarded else request.remote_addr) or None
+    if forwarded:
+        try:
+            return str(ipaddress.ip_address(forwarded.rsplit(",", 1)[-1].strip()))
+        except ValueError:
+            pass
+    return request.remote_addr or None
 
 
 class Caller(NamedTuple):
@@ -159,13 +168,14 @@ class ExamNamespace(Namespace):
             db.close()
 
     def _run(self, schema, payload: Any, work: Callable, *, needs_join: bool = True,  # noqa: ANN001
-             caller: str = "user") -> dict:
+             caller: str = "user", t0: float | None = None) -> dict:
         """Validate, call the service in one transaction, commit, and return the ack (or the error ack).
 
         `caller`: what `work` gets of the (active) account: "user" the User, "id" only its id (`Caller`),
         "id_unchecked" its id unread, for a service that reads the account itself and raises AccountDisabled.
+        `t0`: when the event arrived, if earlier work on it (a start batch) counts in its ack latency.
         """
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() if t0 is None else t0
         # What needs no database is refused before waiting for a turn at it.
         data = _validated(schema, payload)
         if "ok" in data:
@@ -231,8 +241,9 @@ class ExamNamespace(Namespace):
         On PostgreSQL with the starts that arrive with it (sessions/starts.py); what that batch leaves (an
         attempt in progress to join, a conflict, a failed batch) and SQLite start alone.
         """
+        t0 = time.perf_counter()
         if get_db().engine.dialect.name == "postgresql":
-            ack = _start_in_batch(payload)
+            ack = _start_in_batch(payload, t0)
             if ack is not None:
                 return ack
 
@@ -242,7 +253,7 @@ class ExamNamespace(Namespace):
                                            now=connection["now"])
             return _joined(db, services.start_and_join(db, user, data["exam_id"], **connection, first_join=first_join))
         # The account is read with the exam (services.start_facts): one statement fewer.
-        return self._run(StartSchema, payload, work, needs_join=False, caller="id_unchecked")
+        return self._run(StartSchema, payload, work, needs_join=False, caller="id_unchecked", t0=t0)
 
     def on_answer(self, payload=None):  # noqa: ANN001
         """Queued for the worker's next group commit (sessions/answers.py); acked once committed."""
@@ -340,25 +351,27 @@ def _validated(schema: type, payload: Any) -> dict:
         return ack_error(exc)
 
 
-def _start_in_batch(payload: Any) -> dict | None:
+def _start_in_batch(payload: Any, t0: float) -> dict | None:
     """`start` written in a batch with the starts that arrive with it: the ack, or None to start alone."""
-    t0 = time.perf_counter()
     data = _validated(StartSchema, payload)
     if "ok" in data:
         return data
+    connection = services.Connection(request.sid, holder_id(current_app), data["client_id"])
+    after = None
     try:
-        request = starts.start_batches(current_app).submit(
-            starts.StartRequest(socket_session["user_id"], data["exam_id"], _connection(data)))
+        outcome = starts.start_batches(current_app).submit(starts.StartRequest(
+            socket_session["user_id"], data["exam_id"], connection, _client_ip(),
+            request.headers.get("User-Agent"))).outcome
     except GateTimeout as exc:
         log.warning("start waited too long for a batch", extra={"reason": str(exc)})
-        return _busy()
-    outcome, after = request.outcome, None
+        outcome = _busy()
     if outcome == starts.ALONE:
         return None
-    if isinstance(outcome, services.AccountDisabled):
-        disconnect()
-        ack = ack_error(outcome)
+    if isinstance(outcome, dict):
+        ack = outcome
     elif isinstance(outcome, DomainError):
+        if isinstance(outcome, services.AccountDisabled):
+            disconnect()
         ack = ack_error(outcome)
     else:  # written and committed: the `join` payload, as of now
         db = get_db().session()

@@ -28,7 +28,7 @@ from typing import Any
 
 from item_bank.errors import DomainError
 
-from ..db import GroupQueue
+from ..db import GroupQueue, utcnow
 from ..exams import services as exam_services
 from ..proctoring import services as proctoring
 from . import services
@@ -45,8 +45,10 @@ class StartRequest:
 
     user_id: int
     exam_id: int
-    #: `start_and_join`'s keyword arguments for this connection (sid, now, ip, user_agent, client_id, ...).
-    connection: dict
+    #: The `/exam` connection it came on (the new attempt is written joined to it).
+    connection: services.Connection
+    ip: str | None
+    user_agent: str | None
     #: The NewAttempt written (joined to the connection), the DomainError that refused it, or ALONE.
     outcome: Any = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -69,11 +71,8 @@ class StartBatches(GroupQueue):
     def _write(self, batch: list[StartRequest]) -> int:
         try:
             write_batch(self.database, batch)
-        except Exception:  # noqa: BLE001 - each start is tried alone instead
+        except Exception:  # noqa: BLE001 - each start not refused yet is tried alone instead (below)
             log.warning("start batch failed; its %d starts go alone", len(batch), exc_info=True)
-            for request in batch:
-                if not isinstance(request.outcome, DomainError):
-                    request.outcome = ALONE
         finally:
             for request in batch:
                 if request.outcome is None:
@@ -84,7 +83,12 @@ class StartBatches(GroupQueue):
 
 def write_batch(database: Any, batch: list[StartRequest]) -> None:
     """Plan and write the new attempts of `batch` in one transaction; sets each request's outcome once
-    committed (a refusal's at once: it wrote nothing)."""
+    committed (a refusal's at once: it wrote nothing).
+
+    Every attempt of the batch starts at the batch's own time (as a start alone starts once it has its
+    turn at the database): a learner's time does not run while the start waits in the queue.
+    """
+    now = utcnow()
     session = database.session()
     try:
         facts = exam_services.start_facts_many(session, [(r.user_id, r.exam_id) for r in batch])
@@ -95,19 +99,23 @@ def write_batch(database: Any, batch: list[StartRequest]) -> None:
             if key in seen:  # the same learner twice (a double click, two tabs): after this batch, alone
                 continue
             seen.add(key)
-            c = request.connection
-            first_join = functools.partial(proctoring.first_join, session, user_agent=c["user_agent"], now=c["now"])
+            first_join = functools.partial(proctoring.first_join, session, user_agent=request.user_agent, now=now)
             try:
-                new = services.plan_start(session, request.user_id, request.exam_id, facts(*key), now=c["now"],
-                                          client_ip=c["ip"], user_agent=c["user_agent"],
-                                          connection=services.Connection(c["sid"], c["holder"], c["client_id"]),
-                                          first_join=first_join)
+                new = services.plan_start(session, request.user_id, request.exam_id, facts(*key), now=now,
+                                          client_ip=request.ip, user_agent=request.user_agent,
+                                          connection=request.connection, first_join=first_join)
             except DomainError as exc:
                 request.outcome = exc
+                continue
+            except Exception:  # noqa: BLE001 - this start alone (which logs what it meets), not the batch
+                log.warning("start could not be planned in a batch", exc_info=True,
+                            extra={"user_id": request.user_id, "exam_id": request.exam_id})
                 continue
             if not isinstance(new, str):  # (an attempt in progress: joined alone)
                 planned.append((request, new))
         written = services.insert_attempts(session, [new for _, new in planned]) if planned else set()
+        # The views of the forms' items, read now when not cached yet (one query, not one per learner).
+        services.base_views(session, {entry["version_id"] for _, new in planned for entry in new.attempt.form})
         session.commit()
     finally:
         session.close()

@@ -506,3 +506,31 @@ def test_options_are_shuffled_per_attempt_and_kept_on_rejoin(client, make_exam, 
     assert len({repr(k) for k in shuffled}) > 1
     authored = orders(make_exam(shuffle_options=False), 3)
     assert authored[0] == authored[1] == authored[2]
+
+
+def test_the_address_behind_a_trusted_proxy_is_the_one_the_proxy_appended(app, client, make_exam, make_user, token_for, db):
+    """X-Forwarded-For is read only with TRUST_PROXY, and only its last address (the one the proxy wrote;
+    what comes before is the client's to invent); anything but an address there leaves the connection's."""
+    from exam_engine.extensions import socketio
+    from exam_engine.sessions.models import ExamSession
+    exam_id = make_exam()
+
+    def started_from(forwarded: str, trust: bool = True) -> str:
+        app.config["TRUST_PROXY"] = trust
+        try:
+            sc = socketio.test_client(app, namespace="/exam", auth={"token": token_for(make_user("learner"))},
+                                      flask_test_client=client, headers={"X-Forwarded-For": forwarded})
+            ack = sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
+            sc.disconnect(namespace="/exam")
+        finally:
+            app.config["TRUST_PROXY"] = False
+        assert ack["ok"], ack
+        db.rollback()
+        return db.get(ExamSession, ack["session"]["id"]).client_ip
+
+    assert started_from("10.9.9.9") == "10.9.9.9"
+    assert started_from("6.6.6.6, 10.9.9.9") == "10.9.9.9"
+    assert started_from("2001:db8::1") == "2001:db8::1"
+    own = started_from("10.9.9.9", trust=False)
+    assert own != "10.9.9.9"
+    assert started_from("x" * 300) == own and started_from("10.9.9.9, not-an-address") == own

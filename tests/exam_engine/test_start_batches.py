@@ -20,9 +20,8 @@ HOLDER = "127.0.0.1:5000#batch-test"
 
 
 def _request(user, exam_id: int) -> starts.StartRequest:  # noqa: ANN001
-    return starts.StartRequest(user.id, exam_id, dict(
-        sid=secrets.token_hex(10), now=utcnow(), ip="10.0.0.7", user_agent="Batch/1.0", client_id=secrets.token_hex(16),
-        holder=HOLDER, local_alive=lambda _sid: True, stale_s=30.0))
+    return starts.StartRequest(user.id, exam_id, services.Connection(secrets.token_hex(10), HOLDER, secrets.token_hex(16)),
+                               "10.0.0.7", "Batch/1.0")
 
 
 def _database(app):  # noqa: ANN001, ANN202
@@ -74,8 +73,8 @@ def test_a_batch_starts_many_learners_in_two_statements_and_one_commit(app, make
         assert isinstance(new, services.NewAttempt), request.outcome
         attempt = db.get(ExamSession, new.attempt.id)
         assert attempt.user_id == user.id and attempt.status == "in_progress" and attempt.attempt_no == 1
-        assert attempt.active_sid == request.connection["sid"] and attempt.active_worker == HOLDER
-        assert attempt.active_client == request.connection["client_id"] and attempt.is_connected
+        assert attempt.active_sid == request.connection.sid and attempt.active_worker == HOLDER
+        assert attempt.active_client == request.connection.client_id and attempt.is_connected
         assert attempt.client_ip == "10.0.0.7" and attempt.user_agent == "Batch/1.0"
         assert (attempt.deadline_at - attempt.started_at).total_seconds() == attempt.allowed_s == 600
         assert attempt.extended_s == 0 and attempt.last_seq == 0 and attempt.risk == 0 and attempt.messages == []
@@ -96,14 +95,13 @@ def test_a_batch_and_a_start_alone_store_the_same(app, make_exam, make_user, db)
     attempt's own (ids, seed, form drawn from it, times, hashes, connection)."""
     exam_id = make_exam(proctoring={"level": "standard"})
     alone_user, batch_user = make_user("learner"), make_user("learner")
-    request = _request(alone_user, exam_id)
+    request, now = _request(alone_user, exam_id), utcnow()
     session = _database(app).session()
     try:
-        c = request.connection
-        services.start_and_join(session, alone_user, exam_id, sid=c["sid"], now=c["now"], ip=c["ip"],
-                                user_agent=c["user_agent"], client_id=c["client_id"], holder=HOLDER,
+        services.start_and_join(session, alone_user, exam_id, sid=request.connection.sid, now=now, ip=request.ip,
+                                user_agent=request.user_agent, client_id=request.connection.client_id, holder=HOLDER,
                                 first_join=lambda attempt, appended: starts.proctoring.first_join(
-                                    session, attempt, appended, user_agent=c["user_agent"], now=c["now"]))
+                                    session, attempt, appended, user_agent=request.user_agent, now=now))
         session.commit()
     finally:
         session.close()
@@ -183,7 +181,7 @@ def test_an_attempt_written_meanwhile_by_another_worker_leaves_the_start_alone(a
     assert attempt.id == winner[0] and attempt.log_length == 1 and not attempt.is_connected
     planned = batch[0].connection  # nothing of the planned attempt was written
     assert db.scalar(select(func.count()).select_from(SessionEvent).where(SessionEvent.session_id == attempt.id)) == 1
-    assert db.scalar(select(func.count()).select_from(ExamSession).where(ExamSession.active_sid == planned["sid"])) == 0
+    assert db.scalar(select(func.count()).select_from(ExamSession).where(ExamSession.active_sid == planned.sid)) == 0
     assert db.get(ProctoringState, attempt.id) is None
     assert eventlog.verify_session(db, attempt.id).ok
 
@@ -201,17 +199,29 @@ def test_a_failed_batch_starts_each_learner_alone(app, make_exam, learner, socke
     assert attempt.is_connected and attempt.log_length == 2 and eventlog.verify_session(db, attempt.id).ok
 
 
-def test_concurrent_starts_on_sockets_each_get_their_own_joined_attempt(app, make_exam, make_user, socket_for, db):
-    """Learners pressing Start at once (threads, so starts overlap and batch): every ack is the learner's own
-    joined attempt with its whole form, each stored once with its chain, and the learner can answer."""
+def test_concurrent_starts_on_sockets_each_get_their_own_joined_attempt(app, make_exam, make_user, socket_for, db,
+                                                                      monkeypatch):
+    """Learners pressing Start while a batch is in flight wait for the next one, all of them in it: every
+    ack is the learner's own joined attempt with its whole form and full time, each stored once with its
+    chain, and the learner can answer."""
     exam_id = make_exam(proctoring={"level": "standard"})
     users = [make_user("learner") for _ in range(16)]
     clients = [socket_for(user) for user in users]
     acks: list = [None] * len(users)
-    go = threading.Barrier(len(users))
+    queue, real, sizes = starts.start_batches(app), starts.write_batch, []
+
+    def first_waits_for_the_others(database, batch):  # noqa: ANN001, ANN202
+        if not sizes:  # the first batch is in flight until every other learner has queued
+            for _ in range(2000):
+                if len(queue._pending) == len(users) - 1:
+                    break
+                threading.Event().wait(0.005)
+        sizes.append(len(batch))
+        return real(database, batch)
+
+    monkeypatch.setattr(starts, "write_batch", first_waits_for_the_others)
 
     def start(i: int) -> None:
-        go.wait()
         acks[i] = clients[i].emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)
 
     threads = [threading.Thread(target=start, args=(i,)) for i in range(len(users))]
@@ -220,11 +230,14 @@ def test_concurrent_starts_on_sockets_each_get_their_own_joined_attempt(app, mak
     for t in threads:
         t.join(60)
     assert all(ack and ack["ok"] for ack in acks), acks
+    assert sizes == [1, len(users) - 1]
     db.rollback()
     for user, ack, sc in zip(users, acks, clients):
         attempt = db.get(ExamSession, ack["session"]["id"])
         assert attempt.user_id == user.id and attempt.is_connected and attempt.log_length == 2
         assert len(ack["session"]["items"]) == len(attempt.form) and ack["session"]["proctoring"]["is_recorded"]
+        # The time starts with the batch, not when the learner queued: the ack has (about) all of it.
+        assert 595 < ack["session"]["remaining_s"] <= 600 and ack["session"]["deadline_at"] == attempt.deadline_at.isoformat()
         assert eventlog.verify_session(db, attempt.id).ok and db.get(ProctoringState, attempt.id) is not None
         item = ack["session"]["items"][0]
         answer = sc.emit("answer", {"session_id": attempt.id, "item_id": item["item_id"], "response": None, "seq": 1},
@@ -314,3 +327,60 @@ def test_a_start_queued_too_long_is_answered_server_busy(app, make_exam, learner
                                           "details": {"retry_after_s": 1}}}
     assert db.scalar(select(func.count()).select_from(ExamSession).where(ExamSession.user_id == learner.id)) == 0
     assert sc.emit("start", {"exam_id": exam_id}, namespace="/exam", callback=True)["ok"]  # sent again: started
+
+
+def test_a_batch_of_recorded_and_unrecorded_exams_writes_each_its_way(app, make_exam, make_user, db):
+    recorded, plain = make_exam(proctoring={"level": "standard"}), make_exam()
+    users = [make_user("learner") for _ in range(4)]
+    starts.write_batch(_database(app), [_request(make_user("learner"), recorded), _request(make_user("learner"), plain)])
+    batch = [_request(users[0], recorded), _request(users[1], plain), _request(users[2], recorded),
+             _request(users[3], plain)]
+    with _Statements(_database(app).engine) as counted:
+        starts.write_batch(_database(app), batch)
+    assert len(counted.seen) == 3 and counted.commits == 1, counted.seen  # one read, an INSERT per shape
+    db.rollback()
+    for request, is_recorded in zip(batch, (True, False, True, False)):
+        attempt = db.get(ExamSession, request.outcome.attempt.id)
+        assert attempt.log_length == 2 and eventlog.verify_session(db, attempt.id).ok
+        assert (db.get(ProctoringState, attempt.id) is not None) is is_recorded
+
+
+def test_a_leader_killed_mid_batch_hands_the_lead_over():
+    class Killed(BaseException):
+        pass
+
+    class Dies(_Recorder):
+        def _write(self, batch: list) -> int:
+            if not self.batches:
+                self.batches.append([])
+                self.release.wait(10)
+                for job in batch:  # (a batch finishes its requests, whatever happens)
+                    job.finished_by.append(0)
+                    job.done.set()
+                raise Killed()
+            return super()._write(batch)
+
+    queue = Dies()
+    outcome: list = []
+
+    def lead() -> None:
+        try:
+            queue.submit(_Job(0))
+        except Killed:
+            outcome.append("killed")
+
+    first = threading.Thread(target=lead)
+    first.start()
+    while not queue._busy:
+        threading.Event().wait(0.001)
+    waiting = [_Job(1), _Job(2)]
+    threads = [threading.Thread(target=queue.submit, args=(job,)) for job in waiting]
+    for t in threads:
+        t.start()
+    while len(queue._pending) < 2:
+        threading.Event().wait(0.001)
+    queue.release.set()
+    for t in [first, *threads]:
+        t.join(10)
+    assert outcome == ["killed"] and all(job.finished for job in waiting) and not queue._busy
+    assert queue.batches[-1] == [1, 2]
