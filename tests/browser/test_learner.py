@@ -239,3 +239,54 @@ def test_waiting_room_starts_the_exam_when_it_opens(learner, live_server, page):
     page.reload()  # the address is now the attempt's: a reload joins it
     _card(page).wait_for()
     assert not page.console_errors, page.console_errors
+
+
+def test_a_start_answered_server_busy_is_sent_again(learner, live_server, page):
+    """Every turn at the database is taken when the learner presses Start now: the server answers the start
+    `server_busy` (it did nothing), the page sends it again after `details.retry_after_s`, and the attempt
+    starts, with no error shown."""
+    import threading
+
+    from exam_engine.db import FairGate, GateTimeout
+
+    class CountingGate(FairGate):
+        def __init__(self) -> None:
+            super().__init__(1, timeout_s=0.2)
+            self.timeouts = 0
+
+        def __enter__(self) -> "CountingGate":
+            try:
+                return super().__enter__()
+            except GateTimeout:
+                self.timeouts += 1
+                raise
+
+    title = _exam_opening_soon(live_server, -5)
+    page.reload()
+    page.get_by_role("button", name=f"Start exam: {title}").click()
+    dialog = page.get_by_role("dialog", name="Start the exam?")
+    dialog.wait_for()
+    database = live_server.app.extensions["exam_engine.db"]
+    kept, gate = database.events, CountingGate()
+    gate.__enter__()  # the one place, held until the first start has been turned away
+
+    def release() -> None:
+        for _ in range(1500):
+            if gate.timeouts:
+                break
+            threading.Event().wait(0.01)
+        gate.__exit__()
+
+    releaser = threading.Thread(target=release)
+    database.events = gate
+    try:
+        releaser.start()
+        dialog.get_by_role("button", name="Start now").click()
+        page.wait_for_url("**/learn/sessions/*", timeout=20_000)
+        _card(page).wait_for(timeout=5000)
+    finally:
+        releaser.join(20)
+        database.events = kept
+    assert gate.timeouts >= 1  # the first start was turned away, the page's second one started the attempt
+    assert page.locator("#exam-title").inner_text() == title
+    assert not page.console_errors, page.console_errors
