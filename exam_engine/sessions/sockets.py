@@ -189,10 +189,7 @@ class ExamNamespace(Namespace):
         except GateTimeout:
             log.warning("socket event waited too long for a transaction", extra={"waiting": database.events.waiting})
             ack, after = _busy(), None
-        metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
-        if after is not None:
-            after()  # emits go out after the commit
-        return ack
+        return _sent(ack, after, t0)
 
     def _transact(self, database, data: dict, work: Callable, needs_join: bool,  # noqa: ANN001
                   caller: str) -> tuple[dict, Callable | None]:
@@ -383,9 +380,14 @@ def _start_in_batch(payload: Any, t0: float) -> dict | None:
             ack = ack_error(exc)
         finally:
             db.close()
+    return _sent(ack, after, t0)
+
+
+def _sent(ack: dict, after: Callable | None, t0: float) -> dict:
+    """An event's ack, once its latency since `t0` is recorded and what follows its commit is done."""
     metrics.ACK_LATENCY.observe(time.perf_counter() - t0)
     if after is not None:
-        after()
+        after()  # emits go out after the commit
     return ack
 
 
@@ -411,15 +413,7 @@ def _answer_payload(payload: Any) -> dict:
         if (type(sid) is str and 0 < len(sid) <= 64 and type(item) is int and type(seq) is int
                 and 0 < seq <= 2**31 - 1 and not _nul_paths(payload)):
             return payload
-    if not isinstance(payload, dict):
-        return {"ok": False, "error": {"code": "malformed_payload", "message": "the payload must be a JSON object"}}
-    try:
-        return _ANSWER_SCHEMA.load(payload)
-    except ValidationError as exc:
-        return ack_error(exc)
-
-
-_ANSWER_SCHEMA = AnswerSchema()
+    return _validated(AnswerSchema, payload)
 
 
 def emit_status(session_id: str, status: str, reason: str, detail: str | None = None) -> None:
